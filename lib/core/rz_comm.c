@@ -1,0 +1,456 @@
+/*
+ * Communicator creation (three bootstrap paths, one transport setup) and
+ * teardown.
+ */
+#include "core/rz_comm.h"
+#include "bootstrap/rz_bootstrap.h"
+#include "util/rz_config.h"
+#include "util/rz_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void rz_comm_release_requests(struct rz_comm *comm);
+
+/* What each rank publishes during the bootstrap. */
+typedef struct {
+    char    host[RZ_HOST_MAX];
+    int32_t pid;
+    uint32_t addr_len;
+    /* followed by the UCX worker address */
+} rz_comm_card_t;
+
+rz_status_t rz_comm_check(struct rz_comm *comm)
+{
+    if (comm == NULL || comm->magic != RZ_COMM_MAGIC) {
+        RZ_LOG_ERROR("invalid communicator handle %p (not created by "
+                     "rz_comm_init_*, or already destroyed)", (void *)comm);
+        return RZ_ERR_INVALID_PARAM;
+    }
+    return RZ_OK;
+}
+
+/* Allgather the cards through whichever bootstrap the caller chose. */
+typedef rz_status_t (*rz_comm_exchange_func_t)(void *arg, const void *card,
+                                               size_t len, void **table_p,
+                                               size_t *stride_p,
+                                               uint32_t **lens_p);
+
+static rz_status_t rz_comm_create(int rank, int nranks,
+                                  rz_comm_exchange_func_t exchange, void *arg,
+                                  rz_comm_h *comm_p)
+{
+    const rz_config_t *cfg = rz_config_global();
+    struct rz_comm *comm;
+    rz_status_t status;
+    void *table = NULL;
+    uint32_t *lens = NULL;
+    size_t stride;
+    const void *addr;
+    size_t addr_len;
+
+    RZ_CHECK_GOTO(rz_config_global_status(), err, status);
+    comm = calloc(1, sizeof(*comm));
+    if (comm == NULL) {
+        status = RZ_ERR_NO_MEMORY;
+        goto err;
+    }
+    comm->rank = rank;
+    comm->nranks = nranks;
+    comm->timeout_ms = cfg->timeout_ms;
+    comm->spin_us = cfg->spin_us;
+    rz_log_set_rank(rank);
+
+    RZ_CHECK_GOTO(rz_tp_create(&comm->tp), err_free, status);
+    rz_tp_address(comm->tp, &addr, &addr_len);
+    size_t card_len = sizeof(rz_comm_card_t) + addr_len;
+    rz_comm_card_t *card = calloc(1, card_len);
+    if (card == NULL) {
+        status = RZ_ERR_NO_MEMORY;
+        goto err_tp;
+    }
+    gethostname(card->host, sizeof(card->host) - 1);
+    card->pid = (int32_t)getpid();
+    card->addr_len = (uint32_t)addr_len;
+    memcpy(card + 1, addr, addr_len);
+    status = exchange(arg, card, card_len, &table, &stride, &lens);
+    free(card);
+    if (status != RZ_OK) {
+        goto err_tp;
+    }
+
+    comm->hosts = calloc((size_t)nranks, sizeof(*comm->hosts));
+    comm->abort_sends = calloc((size_t)nranks, sizeof(*comm->abort_sends));
+    char *addrs = malloc((size_t)nranks * stride + 1);
+    if (comm->hosts == NULL || comm->abort_sends == NULL || addrs == NULL) {
+        free(addrs);
+        status = RZ_ERR_NO_MEMORY;
+        goto err_table;
+    }
+    for (int r = 0; r < nranks; r++) {
+        const rz_comm_card_t *c =
+            (const rz_comm_card_t *)((char *)table + (size_t)r * stride);
+        if (lens[r] < sizeof(*c) || c->addr_len != lens[r] - sizeof(*c)) {
+            RZ_LOG_ERROR("rank %d published a malformed bootstrap card", r);
+            free(addrs);
+            status = RZ_ERR_MALFORMED;
+            goto err_table;
+        }
+        memcpy(comm->hosts[r], c->host, RZ_HOST_MAX);
+        comm->hosts[r][RZ_HOST_MAX - 1] = '\0';
+        memcpy(addrs + (size_t)r * stride, c + 1, c->addr_len);
+        if (strcmp(comm->hosts[r], comm->hosts[rank]) == 0) {
+            if (r < rank) {
+                comm->local_rank++;
+            }
+            comm->local_size++;
+        }
+    }
+    status = rz_tp_connect(comm->tp, nranks, rank, addrs, stride, lens);
+    free(addrs);
+    if (status != RZ_OK) {
+        goto err_table;
+    }
+    free(table);
+    free(lens);
+
+    /* Abort notices from any peer land here at any time. */
+    rz_tp_irecv(comm->tp, rank, RZ_TAG_CTRL, RZ_TAG_CTRL, comm->abort_msg,
+                sizeof(comm->abort_msg), &comm->abort_recv);
+    comm->magic = RZ_COMM_MAGIC;
+    RZ_LOG_INFO("rank %d of %d ready (local %d of %d on %s)", rank, nranks,
+                comm->local_rank, comm->local_size, comm->hosts[rank]);
+    *comm_p = comm;
+    return RZ_OK;
+
+err_table:
+    free(table);
+    free(lens);
+err_tp:
+    rz_tp_destroy(comm->tp, 1);
+err_free:
+    free(comm->hosts);
+    free(comm->abort_sends);
+    free(comm);
+err:
+    return status;
+}
+
+/* ------------------------------------------------------------ TCP root */
+
+typedef struct {
+    const rz_bootstrap_id_t *id;
+    int rank;
+    int nranks;
+    uint64_t timeout_ms;
+} rz_comm_tcp_arg_t;
+
+static rz_status_t rz_comm_tcp_exchange(void *arg, const void *card,
+                                        size_t len, void **table_p,
+                                        size_t *stride_p, uint32_t **lens_p)
+{
+    rz_comm_tcp_arg_t *a = arg;
+
+    return rz_bootstrap_exchange(&a->id->root, a->id->key, a->rank, a->nranks,
+                                 card, len, a->timeout_ms, table_p, stride_p,
+                                 lens_p);
+}
+
+#define RZ_ID_MAGIC 0x525a4944u /* "RZID" */
+
+RZ_EXPORT rz_status_t rz_get_unique_id(rz_unique_id_t *id_p)
+{
+    const rz_config_t *cfg = rz_config_global();
+    rz_bootstrap_id_t id = {.magic = RZ_ID_MAGIC, .version = 1};
+    rz_sockaddr_t listen_addr;
+    rz_status_t status;
+
+    if (id_p == NULL) {
+        RZ_LOG_ERROR("rz_get_unique_id: NULL id pointer");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    if (cfg->bootstrap_addr[0] != '\0') {
+        char text[RZ_CONFIG_STR_MAX + 8];
+        snprintf(text, sizeof(text), "%s:1", cfg->bootstrap_addr);
+        RZ_CHECK_GOTO(rz_sockaddr_parse(text, &listen_addr), out, status);
+    } else {
+        rz_sockaddr_local(&listen_addr);
+    }
+    listen_addr.u.in4.sin_port = 0;
+    if (listen_addr.u.sa.sa_family == AF_INET6) {
+        listen_addr.u.in6.sin6_port = 0;
+    }
+    RZ_CHECK_GOTO(rz_bootstrap_random_key(id.key), out, status);
+    RZ_CHECK_GOTO(rz_bootstrap_root_start(&listen_addr, id.key,
+                                          (uint64_t)cfg->bootstrap_timeout_ms,
+                                          1, NULL, &id.root), out, status);
+    memset(id_p, 0, sizeof(*id_p));
+    memcpy(id_p->internal, &id, sizeof(id));
+out:
+    return status;
+}
+
+RZ_EXPORT rz_status_t rz_comm_init_rank(rz_comm_h *comm_p, int nranks,
+                                        const rz_unique_id_t *uid, int rank)
+{
+    rz_bootstrap_id_t id;
+
+    if (comm_p == NULL || uid == NULL || nranks < 1 ||
+        nranks > RZ_MAX_RANKS || rank < 0 || rank >= nranks) {
+        RZ_LOG_ERROR("rz_comm_init_rank: invalid arguments (comm_p=%p id=%p "
+                     "nranks=%d rank=%d)", (void *)comm_p, (const void *)uid,
+                     nranks, rank);
+        return RZ_ERR_INVALID_PARAM;
+    }
+    memcpy(&id, uid->internal, sizeof(id));
+    if (id.magic != RZ_ID_MAGIC || id.version != 1) {
+        RZ_LOG_ERROR("rz_comm_init_rank: the id was not made by "
+                     "rz_get_unique_id()");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    rz_comm_tcp_arg_t arg = {
+        .id = &id, .rank = rank, .nranks = nranks,
+        .timeout_ms = (uint64_t)rz_config_global()->bootstrap_timeout_ms};
+    return rz_comm_create(rank, nranks, rz_comm_tcp_exchange, &arg, comm_p);
+}
+
+/* Derive a session key both ends agree on without a side channel. */
+static void rz_comm_env_key(const char *job, uint8_t *key)
+{
+    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+
+    for (const char *p = job; *p != '\0'; p++) {
+        h1 = (h1 ^ (uint8_t)*p) * 0x100000001b3ull;
+        h2 = (h2 ^ (uint8_t)*p) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+    }
+    memcpy(key, &h1, 8);
+    memcpy(key + 8, &h2, 8);
+}
+
+static int rz_comm_env_int(const char *name, long *v)
+{
+    const char *s = getenv(name);
+    char *end;
+
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    *v = strtol(s, &end, 10);
+    return *end == '\0';
+}
+
+RZ_EXPORT rz_status_t rz_comm_init_env(rz_comm_h *comm_p)
+{
+    static const char *const sources[][2] = {
+        {"RZ_RANK", "RZ_SIZE"},
+        {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+        {"PMI_RANK", "PMI_SIZE"},
+        {"SLURM_PROCID", "SLURM_NTASKS"},
+    };
+    const rz_config_t *cfg = rz_config_global();
+    rz_bootstrap_id_t id = {.magic = RZ_ID_MAGIC, .version = 1};
+    rz_bootstrap_root_h root = NULL;
+    long rank = -1, size = -1;
+    rz_status_t status;
+
+    if (comm_p == NULL) {
+        RZ_LOG_ERROR("rz_comm_init_env: NULL comm pointer");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    RZ_CHECK_GOTO(rz_config_global_status(), out, status);
+    for (size_t i = 0; i < RZ_ARRAY_SIZE(sources); i++) {
+        if (rz_comm_env_int(sources[i][0], &rank) &&
+            rz_comm_env_int(sources[i][1], &size)) {
+            RZ_LOG_DEBUG("rank %ld of %ld from %s/%s", rank, size,
+                         sources[i][0], sources[i][1]);
+            break;
+        }
+        rank = size = -1;
+    }
+    if (rank < 0 || size < 1 || rank >= size || size > RZ_MAX_RANKS) {
+        RZ_LOG_ERROR("rz_comm_init_env: no valid rank/size in the environment "
+                     "(set RZ_RANK and RZ_SIZE, or launch with rzrun, mpirun "
+                     "or srun)");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    /* Read at call time, like rank and size: launchers and tests set them
+     * after the library's configuration was first parsed. */
+    const char *root_addr = getenv("RZ_ROOT_ADDR");
+    const char *session_key = getenv("RZ_SESSION_KEY");
+    if (root_addr == NULL || root_addr[0] == '\0') {
+        RZ_LOG_ERROR("rz_comm_init_env: RZ_ROOT_ADDR (host:port of rank 0) "
+                     "is not set");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    RZ_CHECK_GOTO(rz_sockaddr_parse(root_addr, &id.root), out, status);
+    if (session_key != NULL && session_key[0] != '\0') {
+        if (rz_bootstrap_parse_key(session_key, id.key) != RZ_OK) {
+            RZ_LOG_ERROR("RZ_SESSION_KEY must be 32 hex digits");
+            return RZ_ERR_INVALID_PARAM;
+        }
+    } else {
+        const char *job = getenv("SLURM_JOB_ID");
+        if (job == NULL) job = getenv("OMPI_MCA_ess_base_jobid");
+        if (job == NULL) job = getenv("PMI_JOBID");
+        rz_comm_env_key(job ? job : root_addr, id.key);
+    }
+    if (rank == 0) {
+        /* Rank 0 serves the rendezvous on RZ_ROOT_ADDR's port, on every
+         * interface, since the name may not be bindable as given. */
+        rz_sockaddr_t listen_addr = id.root, bound;
+        if (listen_addr.u.sa.sa_family == AF_INET) {
+            listen_addr.u.in4.sin_addr.s_addr = htonl(INADDR_ANY);
+        } else {
+            listen_addr.u.in6.sin6_addr = in6addr_any;
+        }
+        RZ_CHECK_GOTO(rz_bootstrap_root_start(&listen_addr, id.key,
+                                              (uint64_t)cfg->bootstrap_timeout_ms,
+                                              0, &root, &bound), out, status);
+    }
+    rz_comm_tcp_arg_t arg = {
+        .id = &id, .rank = (int)rank, .nranks = (int)size,
+        .timeout_ms = (uint64_t)cfg->bootstrap_timeout_ms};
+    status = rz_comm_create((int)rank, (int)size, rz_comm_tcp_exchange, &arg,
+                            comm_p);
+    rz_bootstrap_root_join(root);
+out:
+    return status;
+}
+
+/* ------------------------------------------------------------ user OOB */
+
+static rz_status_t rz_comm_oob_exchange(void *arg, const void *card,
+                                        size_t len, void **table_p,
+                                        size_t *stride_p, uint32_t **lens_p)
+{
+    const rz_oob_t *oob = arg;
+    uint32_t mylen = (uint32_t)len, stride = 0;
+    uint32_t *lens = malloc(sizeof(*lens) * (size_t)oob->nranks);
+    char *padded = NULL, *table = NULL;
+
+    if (lens == NULL) {
+        return RZ_ERR_NO_MEMORY;
+    }
+    if (oob->allgather(&mylen, lens, sizeof(mylen), oob->coll_info) != 0) {
+        goto err_cb;
+    }
+    for (int r = 0; r < oob->nranks; r++) {
+        stride = RZ_MAX(stride, lens[r]);
+    }
+    if (stride > RZ_BOOTSTRAP_MAX_PAYLOAD || lens[oob->rank] != mylen) {
+        RZ_LOG_ERROR("rz_comm_init_oob: the allgather returned inconsistent "
+                     "lengths");
+        free(lens);
+        return RZ_ERR_BOOTSTRAP;
+    }
+    padded = calloc(1, stride);
+    table = malloc((size_t)oob->nranks * stride);
+    if (padded == NULL || table == NULL) {
+        free(padded);
+        free(table);
+        free(lens);
+        return RZ_ERR_NO_MEMORY;
+    }
+    memcpy(padded, card, len);
+    if (oob->allgather(padded, table, stride, oob->coll_info) != 0) {
+        free(padded);
+        free(table);
+        goto err_cb;
+    }
+    free(padded);
+    *table_p = table;
+    *stride_p = stride;
+    *lens_p = lens;
+    return RZ_OK;
+
+err_cb:
+    RZ_LOG_ERROR("rz_comm_init_oob: the caller's allgather failed");
+    free(lens);
+    return RZ_ERR_BOOTSTRAP;
+}
+
+RZ_EXPORT rz_status_t rz_comm_init_oob(rz_comm_h *comm_p, const rz_oob_t *oob)
+{
+    if (comm_p == NULL || oob == NULL || oob->allgather == NULL ||
+        oob->nranks < 1 || oob->nranks > RZ_MAX_RANKS || oob->rank < 0 ||
+        oob->rank >= oob->nranks) {
+        RZ_LOG_ERROR("rz_comm_init_oob: invalid arguments");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    return rz_comm_create(oob->rank, oob->nranks, rz_comm_oob_exchange,
+                          (void *)oob, comm_p);
+}
+
+/* ------------------------------------------------------------ the rest */
+
+RZ_EXPORT rz_status_t rz_comm_destroy(rz_comm_h comm)
+{
+    if (comm == NULL) {
+        return RZ_OK;
+    }
+    if (rz_comm_check(comm) != RZ_OK) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    if (comm->active != NULL) {
+        RZ_LOG_WARN("destroying a communicator with pending operations; "
+                    "they fail with RZ_ERR_ABORTED");
+        rz_comm_fail(comm, RZ_ERR_ABORTED, 1);
+    }
+    rz_tp_cancel(comm->tp, &comm->abort_recv);
+    comm->magic = 0;
+    rz_tp_destroy(comm->tp, comm->error != RZ_OK);
+    rz_comm_release_requests(comm);
+    free(comm->hosts);
+    free(comm->abort_sends);
+    free(comm);
+    return RZ_OK;
+}
+
+RZ_EXPORT rz_status_t rz_comm_abort(rz_comm_h comm, rz_status_t reason)
+{
+    rz_status_t status = rz_comm_check(comm);
+
+    if (status != RZ_OK) {
+        return status;
+    }
+    rz_comm_fail(comm, reason < 0 ? reason : RZ_ERR_ABORTED, 1);
+    return RZ_OK;
+}
+
+RZ_EXPORT rz_status_t rz_comm_rank(rz_comm_h comm, int *rank_p)
+{
+    rz_status_t status = rz_comm_check(comm);
+
+    if (status == RZ_OK && rank_p == NULL) {
+        status = RZ_ERR_INVALID_PARAM;
+    }
+    if (status == RZ_OK) {
+        *rank_p = comm->rank;
+    }
+    return status;
+}
+
+RZ_EXPORT rz_status_t rz_comm_size(rz_comm_h comm, int *size_p)
+{
+    rz_status_t status = rz_comm_check(comm);
+
+    if (status == RZ_OK && size_p == NULL) {
+        status = RZ_ERR_INVALID_PARAM;
+    }
+    if (status == RZ_OK) {
+        *size_p = comm->nranks;
+    }
+    return status;
+}
+
+RZ_EXPORT rz_status_t rz_comm_get_async_error(rz_comm_h comm)
+{
+    rz_status_t status = rz_comm_check(comm);
+
+    if (status != RZ_OK) {
+        return status;
+    }
+    rz_comm_progress(comm);
+    return comm->error;
+}

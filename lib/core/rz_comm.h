@@ -1,0 +1,119 @@
+/*
+ * Communicator and request internals, shared by lib/core and collectives/.
+ */
+#ifndef RZ_COMM_INTERNAL_H
+#define RZ_COMM_INTERNAL_H
+
+#include <ringzip/coll.h>
+#include "transport/rz_transport.h"
+#include "util/rz_compiler.h"
+
+#define RZ_COMM_MAGIC    0x525a434f4d4d3031ull /* "RZCOMM01" */
+#define RZ_REQUEST_MAGIC 0x525a524551553031ull /* "RZREQU01" */
+#define RZ_HOST_MAX      64
+
+/*
+ * Tag layout (64 bits), so that messages of different collectives, steps and
+ * sources never match each other and a mismatch in arguments is visible:
+ *   63     control (1 = abort notice)
+ *   52-62  signature: hash of (collective, dtype, op, count, root)
+ *   36-51  collective sequence number (mod 2^16)
+ *   16-35  source rank
+ *   0-15   step within the collective
+ */
+#define RZ_TAG_CTRL        (1ull << 63)
+#define RZ_TAG_SIG_SHIFT   52
+#define RZ_TAG_SIG_MASK    (0x7ffull << RZ_TAG_SIG_SHIFT)
+#define RZ_TAG_SEQ_SHIFT   36
+#define RZ_TAG_SEQ_MASK    (0xffffull << RZ_TAG_SEQ_SHIFT)
+#define RZ_TAG_SRC_SHIFT   16
+#define RZ_TAG_SRC_MASK    (0xfffffull << RZ_TAG_SRC_SHIFT)
+#define RZ_TAG_STEP_MASK   0xffffull
+#define RZ_MAX_RANKS       (1 << 20)
+
+#define RZ_REQ_MAX_OPS 24
+
+typedef enum {
+    RZ_COLL_ALLREDUCE = 1,
+    RZ_COLL_REDUCE_SCATTER,
+    RZ_COLL_ALLGATHER,
+    RZ_COLL_BROADCAST,
+    RZ_COLL_BARRIER
+} rz_coll_type_t;
+
+typedef struct rz_request rz_request_t;
+/* Advance a request whose posted operations have all completed: post the
+ * next step, or return the final status. RZ_INPROGRESS = keep going. */
+typedef rz_status_t (*rz_coll_progress_func_t)(rz_request_t *req);
+
+struct rz_request {
+    uint64_t                magic;
+    struct rz_comm         *comm;
+    rz_request_t           *next;       /* comm's active or zombie list */
+    rz_request_t           *prev;
+    rz_coll_progress_func_t progress;
+    rz_status_t             status;     /* RZ_INPROGRESS until complete */
+    rz_coll_type_t          type;
+    uint64_t                tag_base;   /* signature and sequence bits */
+    int                     nops;
+    rz_tp_op_t              ops[RZ_REQ_MAX_OPS];
+    size_t                  expect[RZ_REQ_MAX_OPS]; /* bytes per receive */
+    int                     is_recv[RZ_REQ_MAX_OPS];
+    /* Arguments. */
+    const void             *sbuf;
+    void                   *rbuf;
+    size_t                  count;
+    size_t                  esize;
+    rz_dtype_t              dtype;
+    rz_op_t                 op;
+    int                     root;
+    /* Algorithm state. */
+    int                     step;
+    void                   *tmp;        /* scratch, freed with the request */
+    size_t                  tmp_size;
+};
+
+struct rz_comm {
+    uint64_t       magic;
+    int            rank;
+    int            nranks;
+    int            local_rank;
+    int            local_size;
+    char         (*hosts)[RZ_HOST_MAX];
+    rz_tp_t       *tp;
+    rz_status_t    error;          /* RZ_OK, or why the comm was aborted */
+    uint32_t       seq;            /* next collective's sequence number */
+    rz_request_t  *active;         /* started, not complete */
+    rz_request_t  *zombies;        /* complete, UCX still holds an op */
+    uint64_t       last_activity_ms;
+    long           timeout_ms;
+    long           spin_us;
+    rz_tp_op_t     abort_recv;
+    int32_t        abort_msg[2];   /* {status, rank} of an abort notice */
+    rz_tp_op_t    *abort_sends;
+    int32_t        abort_out[2];
+};
+
+/* Handle checks shared by every public entry point. */
+rz_status_t rz_comm_check(struct rz_comm *comm);
+
+/* Requests. */
+rz_status_t rz_request_create(struct rz_comm *comm, rz_coll_type_t type,
+                              uint64_t sig, rz_coll_progress_func_t progress,
+                              rz_request_t **req_p);
+rz_status_t rz_request_start(rz_request_t *req, rz_request_h *req_p);
+/* Post a send to / receive from @peer for @step of @req. */
+void rz_request_send(rz_request_t *req, int peer, unsigned step,
+                     const void *buf, size_t len);
+void rz_request_recv(rz_request_t *req, int peer, unsigned step, void *buf,
+                     size_t len);
+/* Progress the whole communicator once; returns nonzero on any change. */
+int rz_comm_progress(struct rz_comm *comm);
+/* Fail the communicator: notify peers, fail all requests. */
+void rz_comm_fail(struct rz_comm *comm, rz_status_t reason, int notify);
+
+/* Signature of a call, folded into the tag. */
+uint64_t rz_coll_signature(rz_coll_type_t type, rz_dtype_t dtype, rz_op_t op,
+                           size_t count, int root);
+
+#endif

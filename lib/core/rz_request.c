@@ -1,0 +1,443 @@
+/*
+ * Requests and the progress engine. A collective is a request that posts the
+ * sends and receives of one step at a time; when they have all completed,
+ * its progress function computes and posts the next step. Waiting spins for
+ * RZ_SPIN_US, then blocks on the UCX event fd, so oversubscribed jobs give
+ * their core away instead of burning it.
+ */
+#include "core/rz_comm.h"
+#include "util/rz_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Bound on how long a failed request may take to get its UCX operations
+ * back (cancelled receives, force-closed sends). */
+#define RZ_REQ_DRAIN_MS 1000
+
+static const char *rz_coll_name(rz_coll_type_t type)
+{
+    switch (type) {
+    case RZ_COLL_ALLREDUCE:      return "allreduce";
+    case RZ_COLL_REDUCE_SCATTER: return "reduce_scatter";
+    case RZ_COLL_ALLGATHER:      return "allgather";
+    case RZ_COLL_BROADCAST:      return "broadcast";
+    case RZ_COLL_BARRIER:        return "barrier";
+    }
+    return "collective";
+}
+
+uint64_t rz_coll_signature(rz_coll_type_t type, rz_dtype_t dtype, rz_op_t op,
+                           size_t count, int root)
+{
+    /* FNV-1a over the arguments every rank must agree on. */
+    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t v[5] = {(uint64_t)type, (uint64_t)dtype, (uint64_t)op,
+                     (uint64_t)count, (uint64_t)(int64_t)root};
+    const unsigned char *p = (const unsigned char *)v;
+
+    for (size_t i = 0; i < sizeof(v); i++) {
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    return (h ^ (h >> 29)) & (RZ_TAG_SIG_MASK >> RZ_TAG_SIG_SHIFT);
+}
+
+static void rz_request_list_remove(rz_request_t **head, rz_request_t *req)
+{
+    if (req->prev != NULL) {
+        req->prev->next = req->next;
+    } else {
+        *head = req->next;
+    }
+    if (req->next != NULL) {
+        req->next->prev = req->prev;
+    }
+    req->next = req->prev = NULL;
+}
+
+static void rz_request_list_push(rz_request_t **head, rz_request_t *req)
+{
+    req->prev = NULL;
+    req->next = *head;
+    if (*head != NULL) {
+        (*head)->prev = req;
+    }
+    *head = req;
+}
+
+static int rz_request_ops_pending(const rz_request_t *req)
+{
+    for (int i = 0; i < req->nops; i++) {
+        if (!req->ops[i].done) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+rz_status_t rz_request_create(struct rz_comm *comm, rz_coll_type_t type,
+                              uint64_t sig, rz_coll_progress_func_t progress,
+                              rz_request_t **req_p)
+{
+    rz_request_t *req = calloc(1, sizeof(*req));
+
+    if (req == NULL) {
+        RZ_LOG_ERROR("out of memory for a %s request", rz_coll_name(type));
+        return RZ_ERR_NO_MEMORY;
+    }
+    req->magic = RZ_REQUEST_MAGIC;
+    req->comm = comm;
+    req->type = type;
+    req->progress = progress;
+    req->status = RZ_INPROGRESS;
+    /* Every rank consumes one sequence number per call, so ranks stay in
+     * step even for calls that move no data. */
+    req->tag_base = (sig << RZ_TAG_SIG_SHIFT) |
+                    (((uint64_t)comm->seq & 0xffff) << RZ_TAG_SEQ_SHIFT);
+    comm->seq++;
+    *req_p = req;
+    return RZ_OK;
+}
+
+static void rz_request_free(rz_request_t *req)
+{
+    req->magic = 0;
+    free(req->tmp);
+    free(req);
+}
+
+void rz_request_send(rz_request_t *req, int peer, unsigned step,
+                     const void *buf, size_t len)
+{
+    struct rz_comm *comm = req->comm;
+    int i = req->nops++;
+    uint64_t tag = req->tag_base | ((uint64_t)comm->rank << RZ_TAG_SRC_SHIFT) |
+                   (step & RZ_TAG_STEP_MASK);
+
+    req->is_recv[i] = 0;
+    RZ_LOG_TRACE("%s: send %zu B to rank %d, step %u, tag 0x%016llx",
+                 rz_coll_name(req->type), len, peer, step,
+                 (unsigned long long)tag);
+    rz_tp_isend(comm->tp, peer, tag, buf, len, &req->ops[i]);
+}
+
+void rz_request_recv(rz_request_t *req, int peer, unsigned step, void *buf,
+                     size_t len)
+{
+    struct rz_comm *comm = req->comm;
+    int i = req->nops++;
+    uint64_t tag = req->tag_base | ((uint64_t)peer << RZ_TAG_SRC_SHIFT) |
+                   (step & RZ_TAG_STEP_MASK);
+
+    req->is_recv[i] = 1;
+    req->expect[i] = len;
+    RZ_LOG_TRACE("%s: recv %zu B from rank %d, step %u, tag 0x%016llx",
+                 rz_coll_name(req->type), len, peer, step,
+                 (unsigned long long)tag);
+    rz_tp_irecv(comm->tp, peer, tag, ~0ull, buf, len, &req->ops[i]);
+}
+
+/* Status of the current step: RZ_INPROGRESS, RZ_OK, or the first error. */
+static rz_status_t rz_request_step_status(rz_request_t *req)
+{
+    struct rz_comm *comm = req->comm;
+    int pending = 0;
+
+    for (int i = 0; i < req->nops; i++) {
+        rz_tp_op_t *op = &req->ops[i];
+        if (!op->done) {
+            if (rz_tp_peer_status(comm->tp, op->peer) != RZ_OK) {
+                RZ_LOG_ERROR("%s #%u: lost the connection to rank %d",
+                             rz_coll_name(req->type),
+                             (unsigned)((req->tag_base & RZ_TAG_SEQ_MASK) >>
+                                        RZ_TAG_SEQ_SHIFT), op->peer);
+                return RZ_ERR_PEER_FAILURE;
+            }
+            pending = 1;
+            continue;
+        }
+        if (req->is_recv[i]) {
+            RZ_LOG_TRACE("%s: received %zu B (status %d) from rank %d",
+                         rz_coll_name(req->type), op->length, op->status,
+                         op->peer);
+        }
+        if (op->status == RZ_ERR_MISMATCH ||
+            (op->status == RZ_OK && req->is_recv[i] &&
+             op->length != req->expect[i])) {
+            RZ_LOG_ERROR("%s: rank %d sent %s bytes where %zu were expected; "
+                         "the ranks called it with different arguments",
+                         rz_coll_name(req->type), op->peer,
+                         op->status == RZ_ERR_MISMATCH ? "more" : "fewer",
+                         req->expect[i]);
+            return RZ_ERR_MISMATCH;
+        }
+        if (op->status != RZ_OK) {
+            RZ_LOG_ERROR("%s: %s with rank %d failed: %s",
+                         rz_coll_name(req->type),
+                         req->is_recv[i] ? "receive" : "send", op->peer,
+                         rz_status_string(op->status));
+            return op->status;
+        }
+    }
+    return pending ? RZ_INPROGRESS : RZ_OK;
+}
+
+/* Look for a queued message from a pending receive's peer in this same
+ * collective that carries another signature: the ranks disagree. */
+static rz_status_t rz_request_probe_mismatch(rz_request_t *req)
+{
+    struct rz_comm *comm = req->comm;
+    const uint64_t mask = RZ_TAG_CTRL | RZ_TAG_SEQ_MASK | RZ_TAG_SRC_MASK;
+
+    for (int i = 0; i < req->nops; i++) {
+        rz_tp_op_t *op = &req->ops[i];
+        uint64_t tag;
+        size_t len;
+        if (op->done || !req->is_recv[i]) {
+            continue;
+        }
+        uint64_t want = (req->tag_base & RZ_TAG_SEQ_MASK) |
+                        ((uint64_t)op->peer << RZ_TAG_SRC_SHIFT);
+        if (rz_tp_probe(comm->tp, want, mask, &tag, &len) &&
+            (tag & RZ_TAG_SIG_MASK) != (req->tag_base & RZ_TAG_SIG_MASK)) {
+            RZ_LOG_ERROR("%s: rank %d is running a different collective or "
+                         "the same one with different count, type, operator "
+                         "or root; aborting", rz_coll_name(req->type),
+                         op->peer);
+            return RZ_ERR_MISMATCH;
+        }
+    }
+    return RZ_OK;
+}
+
+static void rz_request_drain(rz_request_t *req)
+{
+    struct rz_comm *comm = req->comm;
+    uint64_t deadline = rz_time_ms() + RZ_REQ_DRAIN_MS;
+
+    for (int i = 0; i < req->nops; i++) {
+        if (!req->ops[i].done && req->is_recv[i]) {
+            rz_tp_cancel(comm->tp, &req->ops[i]);
+        }
+    }
+    while (rz_request_ops_pending(req) && rz_time_ms() < deadline) {
+        rz_tp_progress(comm->tp);
+    }
+}
+
+/* Finish @req with @status: off the active list, drained of UCX ops. */
+static void rz_request_complete(rz_request_t *req, rz_status_t status)
+{
+    struct rz_comm *comm = req->comm;
+
+    req->status = status;
+    rz_request_list_remove(&comm->active, req);
+    if (status != RZ_OK) {
+        rz_request_drain(req);
+    }
+}
+
+static void rz_request_release(rz_request_t *req)
+{
+    if (rz_request_ops_pending(req)) {
+        /* UCX still owns an op inside: free after the worker is gone. */
+        rz_request_list_push(&req->comm->zombies, req);
+    } else {
+        rz_request_free(req);
+    }
+}
+
+void rz_comm_fail(struct rz_comm *comm, rz_status_t reason, int notify)
+{
+    if (comm->error != RZ_OK) {
+        return;
+    }
+    comm->error = reason;
+    if (notify && comm->abort_sends != NULL) {
+        /* Best effort: tell every reachable peer why, so that they fail
+         * now rather than at their own timeout. */
+        uint64_t tag = RZ_TAG_CTRL | ((uint64_t)comm->rank << RZ_TAG_SRC_SHIFT);
+        comm->abort_out[0] = reason;
+        comm->abort_out[1] = comm->rank;
+        for (int r = 0; r < comm->nranks; r++) {
+            comm->abort_sends[r].done = 1;
+            if (r != comm->rank && rz_tp_peer_status(comm->tp, r) == RZ_OK) {
+                rz_tp_isend(comm->tp, r, tag, comm->abort_out,
+                            sizeof(comm->abort_out), &comm->abort_sends[r]);
+            }
+        }
+        uint64_t deadline = rz_time_ms() + 200;
+        for (int r = 0; r < comm->nranks; r++) {
+            while (!comm->abort_sends[r].done && rz_time_ms() < deadline) {
+                rz_tp_progress(comm->tp);
+            }
+        }
+    }
+    while (comm->active != NULL) {
+        rz_request_t *req = comm->active;
+        rz_request_complete(req, reason);
+    }
+}
+
+static void rz_comm_check_abort(struct rz_comm *comm)
+{
+    if (comm->error == RZ_OK && comm->abort_recv.done &&
+        comm->abort_recv.status == RZ_OK) {
+        rz_status_t reason = (rz_status_t)comm->abort_msg[0];
+        if (reason >= RZ_OK || reason <= RZ_ERR_LAST) {
+            reason = RZ_ERR_ABORTED;
+        }
+        RZ_LOG_ERROR("rank %d aborted the communicator: %s",
+                     (int)comm->abort_msg[1], rz_status_string(reason));
+        rz_comm_fail(comm, reason, 0);
+    }
+}
+
+int rz_comm_progress(struct rz_comm *comm)
+{
+    int changed = rz_tp_progress(comm->tp);
+
+    rz_comm_check_abort(comm);
+    for (rz_request_t *req = comm->active, *next; req != NULL; req = next) {
+        next = req->next;
+        for (;;) {
+            rz_status_t status = rz_request_step_status(req);
+            if (status == RZ_INPROGRESS) {
+                break;
+            }
+            changed = 1;
+            comm->last_activity_ms = rz_time_ms();
+            if (status == RZ_OK) {
+                req->nops = 0;
+                status = req->progress(req);
+                if (status == RZ_INPROGRESS) {
+                    continue;       /* new step posted: it may be done */
+                }
+            }
+            if (status != RZ_OK) {
+                rz_request_complete(req, status);
+                rz_comm_fail(comm, status, 1);
+                return changed; /* the active list was emptied */
+            }
+            rz_request_complete(req, RZ_OK);
+            break;
+        }
+    }
+    return changed;
+}
+
+rz_status_t rz_request_start(rz_request_t *req, rz_request_h *req_p)
+{
+    struct rz_comm *comm = req->comm;
+
+    rz_request_list_push(&comm->active, req);
+    if (comm->active->next == NULL) {
+        comm->last_activity_ms = rz_time_ms();
+    }
+    rz_status_t status = req->progress(req);
+    if (status != RZ_INPROGRESS) {
+        /* Completed locally without communication (np = 1, count 0...). */
+        rz_request_complete(req, status);
+        if (status != RZ_OK) {
+            rz_comm_fail(comm, status, 1);
+        }
+    }
+    *req_p = (rz_request_h)req;
+    return RZ_OK;
+}
+
+static rz_status_t rz_request_check(rz_request_h *req_p, rz_request_t **req_out)
+{
+    if (req_p == NULL || *req_p == NULL ||
+        ((rz_request_t *)*req_p)->magic != RZ_REQUEST_MAGIC) {
+        RZ_LOG_ERROR("invalid request handle");
+        return RZ_ERR_INVALID_PARAM;
+    }
+    *req_out = (rz_request_t *)*req_p;
+    return RZ_OK;
+}
+
+static rz_status_t rz_request_finish(rz_request_h *req_p, rz_request_t *req)
+{
+    rz_status_t status = req->status;
+
+    rz_request_release(req);
+    *req_p = NULL;
+    return status;
+}
+
+RZ_EXPORT rz_status_t rz_test(rz_request_h *req_p)
+{
+    rz_request_t *req;
+    rz_status_t status = rz_request_check(req_p, &req);
+
+    if (status != RZ_OK) {
+        return status;
+    }
+    if (req->status == RZ_INPROGRESS) {
+        rz_comm_progress(req->comm);
+    }
+    if (req->status == RZ_INPROGRESS) {
+        uint64_t idle = rz_time_ms() - req->comm->last_activity_ms;
+        if (idle > (uint64_t)req->comm->timeout_ms) {
+            RZ_LOG_ERROR("%s: no progress for %lu ms (RZ_TIMEOUT_MS=%ld)",
+                         rz_coll_name(req->type), (unsigned long)idle,
+                         req->comm->timeout_ms);
+            rz_comm_fail(req->comm, RZ_ERR_TIMEOUT, 1);
+        } else if (rz_request_probe_mismatch(req) != RZ_OK) {
+            rz_comm_fail(req->comm, RZ_ERR_MISMATCH, 1);
+        }
+    }
+    if (req->status == RZ_INPROGRESS) {
+        return RZ_INPROGRESS;
+    }
+    return rz_request_finish(req_p, req);
+}
+
+RZ_EXPORT rz_status_t rz_wait(rz_request_h *req_p)
+{
+    rz_request_t *req;
+    rz_status_t status = rz_request_check(req_p, &req);
+
+    if (status != RZ_OK) {
+        return status;
+    }
+    struct rz_comm *comm = req->comm;
+    uint64_t spin_until = rz_time_ns() + (uint64_t)comm->spin_us * 1000;
+    while (req->status == RZ_INPROGRESS) {
+        if (rz_comm_progress(comm)) {
+            spin_until = rz_time_ns() + (uint64_t)comm->spin_us * 1000;
+            continue;
+        }
+        if (req->status != RZ_INPROGRESS || rz_time_ns() < spin_until) {
+            continue;
+        }
+        /* Idle: before sleeping, look for the two ways to wait forever. */
+        uint64_t idle = rz_time_ms() - comm->last_activity_ms;
+        if (idle > (uint64_t)comm->timeout_ms) {
+            RZ_LOG_ERROR("%s: no progress for %lu ms (RZ_TIMEOUT_MS=%ld); "
+                         "a peer is dead, stuck or not calling it",
+                         rz_coll_name(req->type), (unsigned long)idle,
+                         comm->timeout_ms);
+            rz_comm_fail(comm, RZ_ERR_TIMEOUT, 1);
+            break;
+        }
+        if (rz_request_probe_mismatch(req) != RZ_OK) {
+            rz_comm_fail(comm, RZ_ERR_MISMATCH, 1);
+            break;
+        }
+        long left = comm->timeout_ms - (long)idle;
+        rz_tp_block(comm->tp, (int)RZ_MIN(left, 100));
+    }
+    return rz_request_finish(req_p, req);
+}
+
+void rz_comm_release_requests(struct rz_comm *comm);
+void rz_comm_release_requests(struct rz_comm *comm)
+{
+    while (comm->zombies != NULL) {
+        rz_request_t *req = comm->zombies;
+        rz_request_list_remove(&comm->zombies, req);
+        rz_request_free(req);
+    }
+}

@@ -1,0 +1,350 @@
+/*
+ * rz_info: what ringzip sees on this host -- its version, the UCX transports,
+ * the hardware topology and every RZ_* variable (STYLE rule 13). It links
+ * the static library so it can reach internal functions, but it includes no
+ * UCX or hwloc header: those stay behind lib/transport and lib/core.
+ */
+#include <ringzip/ringzip.h>
+#include "core/rz_topo.h"
+#include "transport/rz_transport.h"
+#include "util/rz_config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RZ_INFO_EXIT_OK      0
+#define RZ_INFO_EXIT_FAILURE 1
+#define RZ_INFO_EXIT_USAGE   2
+
+/* The hypothetical job -T plans a binding for. */
+#define RZ_INFO_PLAN_RANKS   4
+
+/* Width the help text is wrapped to. */
+#define RZ_INFO_HELP_WIDTH   77
+
+enum {
+    RZ_INFO_SECTION_VERSION    = 1u << 0,
+    RZ_INFO_SECTION_TRANSPORTS = 1u << 1,
+    RZ_INFO_SECTION_TOPOLOGY   = 1u << 2,
+    RZ_INFO_SECTION_CONFIG     = 1u << 3,
+    RZ_INFO_SECTION_ALL        = (1u << 4) - 1
+};
+
+static const char *rz_info_prog = "rz_info";
+
+/* Print @text wrapped at word boundaries, each line indented by @indent. */
+static void rz_info_wrap(FILE *out, const char *text, int indent)
+{
+    int width = RZ_INFO_HELP_WIDTH - indent;
+    const char *p = text;
+
+    while (*p != '\0') {
+        int len = (int)strlen(p);
+        int cut = len;
+
+        if (len > width) {
+            cut = width;
+            while (cut > 0 && p[cut] != ' ') {
+                cut--;
+            }
+            if (cut == 0) {
+                /* One word longer than the line: let it overflow. */
+                cut = (int)strcspn(p, " ");
+            }
+        }
+        fprintf(out, "%*s%.*s\n", indent, "", cut, p);
+        p += cut;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+}
+
+static void rz_info_help(FILE *out)
+{
+    fprintf(out,
+"NAME\n"
+"    %s - show ringzip's version, UCX transports, host topology and\n"
+"    configuration\n"
+"\n"
+"SYNOPSIS\n"
+"    %s [-a] [-v] [-t] [-T] [-c]\n"
+"    %s -h\n"
+"\n"
+"DESCRIPTION\n"
+"    %s reports what the ringzip library sees on this host: the library\n"
+"    version, every transport and device UCX can open, the processor and\n"
+"    memory topology found by hwloc, and the value of every RZ_* environment\n"
+"    variable. Run it on a node where a job misbehaves, with the job's\n"
+"    environment, to see what the library will pick up.\n"
+"\n"
+"    With no option it prints everything, as -a does. Options combine; the\n"
+"    sections always come in the order version, transports, topology,\n"
+"    configuration, each under a heading line that starts with '#'.\n"
+"\n"
+"OPTIONS\n"
+"    -a, --all\n"
+"        Print every section below. This is the default.\n"
+"\n"
+"    -v, --version\n"
+"        Print only the version line, '# ringzip MAJOR.MINOR.PATCH'.\n"
+"\n"
+"    -t, --transports\n"
+"        Print the UCX version and, for each UCX memory domain, its\n"
+"        transport/device pairs with the device type: net (network), shm\n"
+"        (shared memory), acc (accelerator) or self (loop-back). This is\n"
+"        everything UCX can open here; UCX_TLS and UCX_NET_DEVICES narrow\n"
+"        what ringzip's communicators actually use.\n"
+"\n"
+"    -T, --topology\n"
+"        Print the number of packages, NUMA nodes, cores and hardware\n"
+"        threads (PUs), the L3 cache, the PUs of each NUMA node, and the PUs\n"
+"        this process is bound to. Then show where the 'auto' binding policy\n"
+"        would place local ranks 0 to %d of a %d-rank job on this host\n"
+"        (one core per rank while ranks do not outnumber cores, no binding\n"
+"        otherwise), and, when RZ_LOCAL_RANK and RZ_LOCAL_SIZE are set, where\n"
+"        it would place this process. Nothing is bound.\n"
+"\n"
+"    -c, --config\n"
+"        Print every RZ_* variable as a commented block (help text, syntax\n"
+"        and default) followed by a NAME=value line with the value in\n"
+"        effect. Malformed values are reported on standard error.\n"
+"\n"
+"    -h, --help\n"
+"        Print this help and exit.\n"
+"\n"
+"ENVIRONMENT\n"
+"    rz_info reads the same variables as the library; an RZ_* variable no\n"
+"    one knows draws a warning that names the closest known one.\n"
+"\n",
+            rz_info_prog, rz_info_prog, rz_info_prog, rz_info_prog,
+            RZ_INFO_PLAN_RANKS - 1, RZ_INFO_PLAN_RANKS);
+
+    /* Generated from the table so the help cannot drift from the parser. */
+    for (size_t i = 0; i < rz_config_table_size; i++) {
+        const rz_config_entry_t *e = &rz_config_table[i];
+        char dflt[RZ_CONFIG_STR_MAX + 32];
+
+        fprintf(out, "    %s=%s\n", e->name, e->syntax);
+        rz_info_wrap(out, e->help, 8);
+        snprintf(dflt, sizeof(dflt), "Default: '%s'.", e->dflt);
+        rz_info_wrap(out, dflt, 8);
+        fprintf(out, "\n");
+    }
+
+    fprintf(out,
+"    UCX_*\n"
+"        Read by UCX itself, e.g. UCX_TLS=tcp,self or UCX_NET_DEVICES=eth0\n"
+"        to choose transports and devices; see ucx_info -c.\n"
+"\n"
+"    HWLOC_*\n"
+"        Read by hwloc, e.g. HWLOC_XMLFILE=topo.xml to describe a machine\n"
+"        from a file saved by lstopo instead of this one.\n"
+"\n"
+"EXIT STATUS\n"
+"    0   Success.\n"
+"    1   A section could not be produced in full: the topology could not be\n"
+"        read, or an RZ_* variable has a malformed value.\n"
+"    2   Bad usage: an unknown option or an unexpected argument.\n"
+"\n"
+"EXAMPLES\n"
+"    %s\n"
+"        Everything, e.g. to attach to a bug report.\n"
+"\n"
+"    %s -t | grep '(net)'\n"
+"        The network devices UCX can use on this host.\n"
+"\n"
+"    %s -c | grep '^RZ_'\n"
+"        Just the values in effect, one NAME=value per line.\n"
+"\n"
+"    RZ_LOCAL_RANK=1 RZ_LOCAL_SIZE=2 %s -T\n"
+"        Where the second of two ranks on this host would be bound.\n"
+"\n"
+"SEE ALSO\n"
+"    rzrun(1), ucx_info(1), lstopo(1)\n",
+            rz_info_prog, rz_info_prog, rz_info_prog, rz_info_prog);
+}
+
+static void rz_info_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", rz_info_prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n",
+            rz_info_prog);
+}
+
+static int rz_info_version(void)
+{
+    const char *lib = rz_version_string();
+
+    printf("# ringzip %s\n", lib);
+    /* Only possible if a shared library other than ours got loaded. */
+    if (strcmp(lib, RZ_VERSION_STRING) != 0) {
+        printf("# (built with headers of ringzip %s)\n", RZ_VERSION_STRING);
+    }
+    return RZ_INFO_EXIT_OK;
+}
+
+static int rz_info_transports(void)
+{
+    printf("# UCX transports\n");
+    rz_tp_print_resources(stdout);
+    return RZ_INFO_EXIT_OK;
+}
+
+static void rz_info_plan_local(const rz_config_t *cfg,
+                               const rz_topo_summary_t *s)
+{
+    char desc[128];
+
+    if (cfg->local_rank < 0 && cfg->local_size < 0) {
+        return;
+    }
+    if (cfg->local_rank < 0 || cfg->local_size < 0) {
+        printf("this process: RZ_LOCAL_RANK and RZ_LOCAL_SIZE must both be "
+               "set for a plan\n");
+        return;
+    }
+    if (rz_topo_bind_plan("auto", (int)cfg->local_rank, (int)cfg->local_size,
+                          s->cores, s->numa_nodes, desc, sizeof(desc)) != 0) {
+        printf("this process (RZ_LOCAL_RANK=%ld, RZ_LOCAL_SIZE=%ld): no plan, "
+               "the local rank must be below the local size\n",
+               cfg->local_rank, cfg->local_size);
+        return;
+    }
+    printf("this process (RZ_LOCAL_RANK=%ld, RZ_LOCAL_SIZE=%ld): %s\n",
+           cfg->local_rank, cfg->local_size, desc);
+}
+
+static int rz_info_topology(const rz_config_t *cfg)
+{
+    rz_topo_summary_t s;
+    char desc[128];
+
+    printf("# Topology\n");
+    rz_topo_print(stdout);
+    if (rz_topo_summary(&s) != RZ_OK) {
+        printf("(no binding plan without a topology)\n");
+        return RZ_INFO_EXIT_FAILURE;
+    }
+
+    printf("binding plan 'auto' for a %d-rank job on this host:\n",
+           RZ_INFO_PLAN_RANKS);
+    for (int r = 0; r < RZ_INFO_PLAN_RANKS; r++) {
+        if (rz_topo_bind_plan("auto", r, RZ_INFO_PLAN_RANKS, s.cores,
+                              s.numa_nodes, desc, sizeof(desc)) != 0) {
+            snprintf(desc, sizeof(desc), "(no plan)");
+        }
+        printf("  local rank %d: %s\n", r, desc);
+    }
+    rz_info_plan_local(cfg, &s);
+    return RZ_INFO_EXIT_OK;
+}
+
+static int rz_info_config(const rz_config_t *cfg)
+{
+    printf("# Configuration (RZ_* environment variables)\n");
+    rz_config_print(stdout, cfg);
+    /* The offending variable was already named on stderr by the parser. */
+    return rz_config_global_status() == RZ_OK ? RZ_INFO_EXIT_OK
+                                              : RZ_INFO_EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"all",        no_argument, NULL, 'a'},
+        {"version",    no_argument, NULL, 'v'},
+        {"transports", no_argument, NULL, 't'},
+        {"topology",   no_argument, NULL, 'T'},
+        {"config",     no_argument, NULL, 'c'},
+        {"help",       no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}
+    };
+    const rz_config_t *cfg;
+    unsigned sections = 0;
+    int help = 0, rc = RZ_INFO_EXIT_OK, printed = 0, opt;
+
+    if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
+        char *slash = strrchr(argv[0], '/');
+        /* getopt_long names argv[0] in its messages: make it match ours. */
+        if (slash != NULL && slash[1] != '\0') {
+            argv[0] = slash + 1;
+        }
+        rz_info_prog = argv[0];
+    }
+
+    while ((opt = getopt_long(argc, argv, "avtTch", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'a':
+            sections |= RZ_INFO_SECTION_ALL;
+            break;
+        case 'v':
+            sections |= RZ_INFO_SECTION_VERSION;
+            break;
+        case 't':
+            sections |= RZ_INFO_SECTION_TRANSPORTS;
+            break;
+        case 'T':
+            sections |= RZ_INFO_SECTION_TOPOLOGY;
+            break;
+        case 'c':
+            sections |= RZ_INFO_SECTION_CONFIG;
+            break;
+        case 'h':
+            help = 1;
+            break;
+        default:
+            /* getopt_long has already said which option was wrong. */
+            fprintf(stderr, "Try '%s --help' for more information.\n",
+                    rz_info_prog);
+            return RZ_INFO_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        rz_info_usage_error("unexpected argument '%s'", argv[optind]);
+        return RZ_INFO_EXIT_USAGE;
+    }
+    if (help) {
+        rz_info_help(stdout);
+        return RZ_INFO_EXIT_OK;
+    }
+    if (sections == 0) {
+        sections = RZ_INFO_SECTION_ALL;
+    }
+
+    /* First, so RZ_LOG_LEVEL governs everything below and misspelled
+     * variables are flagged whatever section was asked for. */
+    cfg = rz_config_global();
+
+#define RZ_INFO_SECTION(_bit, _call)                                           \
+    do {                                                                       \
+        if (sections & (_bit)) {                                               \
+            int _rc;                                                           \
+            if (printed++) {                                                   \
+                printf("\n");                                                  \
+            }                                                                  \
+            _rc = (_call);                                                     \
+            if (_rc != RZ_INFO_EXIT_OK) {                                      \
+                rc = _rc;                                                      \
+            }                                                                  \
+            fflush(stdout);                                                    \
+        }                                                                      \
+    } while (0)
+
+    RZ_INFO_SECTION(RZ_INFO_SECTION_VERSION, rz_info_version());
+    RZ_INFO_SECTION(RZ_INFO_SECTION_TRANSPORTS, rz_info_transports());
+    RZ_INFO_SECTION(RZ_INFO_SECTION_TOPOLOGY, rz_info_topology(cfg));
+    RZ_INFO_SECTION(RZ_INFO_SECTION_CONFIG, rz_info_config(cfg));
+
+#undef RZ_INFO_SECTION
+
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        /* e.g. a full disk: the report is incomplete. */
+        perror("rz_info: stdout");
+        return RZ_INFO_EXIT_FAILURE;
+    }
+    return rc;
+}

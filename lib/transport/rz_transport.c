@@ -1,0 +1,348 @@
+#include "transport/rz_transport.h"
+#include "util/rz_compiler.h"
+#include "util/rz_log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucp/api/ucp.h>
+
+/* How long a graceful close may flush before we force it. */
+#define RZ_TP_CLOSE_FLUSH_MS 2000
+
+struct rz_tp {
+    ucp_context_h   context;
+    ucp_worker_h    worker;
+    ucp_address_t  *address;
+    size_t          address_len;
+    int             efd;
+    int             nranks;
+    int             my_rank;
+    ucp_ep_h       *eps;
+    rz_status_t    *peer_status;
+    struct rz_tp_ep_arg *ep_args;  /* error-handler arguments, per peer */
+};
+
+typedef struct rz_tp_ep_arg {
+    rz_tp_t *tp;
+    int      peer;
+} rz_tp_ep_arg_t;
+
+static rz_status_t rz_tp_status(ucs_status_t status)
+{
+    switch (status) {
+    case UCS_OK:                      return RZ_OK;
+    case UCS_INPROGRESS:              return RZ_INPROGRESS;
+    case UCS_ERR_NO_MEMORY:           return RZ_ERR_NO_MEMORY;
+    case UCS_ERR_MESSAGE_TRUNCATED:   return RZ_ERR_MISMATCH;
+    case UCS_ERR_CANCELED:            return RZ_ERR_ABORTED;
+    case UCS_ERR_TIMED_OUT:
+    case UCS_ERR_ENDPOINT_TIMEOUT:    return RZ_ERR_TIMEOUT;
+    case UCS_ERR_CONNECTION_RESET:
+    case UCS_ERR_UNREACHABLE:
+    case UCS_ERR_REJECTED:            return RZ_ERR_PEER_FAILURE;
+    case UCS_ERR_UNSUPPORTED:         return RZ_ERR_NOT_SUPPORTED;
+    default:                          return RZ_ERR_TRANSPORT;
+    }
+}
+
+static void rz_tp_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    rz_tp_ep_arg_t *ea = arg;
+    (void)ep;
+
+    if (ea->tp->peer_status[ea->peer] == RZ_OK) {
+        RZ_LOG_DEBUG("connection to rank %d failed: %s", ea->peer,
+                     ucs_status_string(status));
+        ea->tp->peer_status[ea->peer] = RZ_ERR_PEER_FAILURE;
+    }
+}
+
+rz_status_t rz_tp_create(rz_tp_t **tp_p)
+{
+    rz_tp_t *tp = calloc(1, sizeof(*tp));
+    ucp_config_t *config;
+    ucs_status_t st;
+    rz_status_t status = RZ_ERR_TRANSPORT;
+
+    if (tp == NULL) {
+        return RZ_ERR_NO_MEMORY;
+    }
+    tp->efd = -1;
+    st = ucp_config_read(NULL, NULL, &config);
+    if (st != UCS_OK) {
+        RZ_LOG_ERROR("ucp_config_read: %s", ucs_status_string(st));
+        goto err_free;
+    }
+    ucp_params_t params = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED,
+        .features   = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP,
+        .mt_workers_shared = 0,
+    };
+    st = ucp_init(&params, config, &tp->context);
+    ucp_config_release(config);
+    if (st != UCS_OK) {
+        RZ_LOG_ERROR("ucp_init: %s", ucs_status_string(st));
+        goto err_free;
+    }
+    ucp_worker_params_t wparams = {
+        .field_mask  = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SINGLE,
+    };
+    st = ucp_worker_create(tp->context, &wparams, &tp->worker);
+    if (st != UCS_OK) {
+        RZ_LOG_ERROR("ucp_worker_create: %s", ucs_status_string(st));
+        goto err_cleanup;
+    }
+    st = ucp_worker_get_efd(tp->worker, &tp->efd);
+    if (st != UCS_OK) {
+        RZ_LOG_ERROR("ucp_worker_get_efd: %s", ucs_status_string(st));
+        goto err_worker;
+    }
+    st = ucp_worker_get_address(tp->worker, &tp->address, &tp->address_len);
+    if (st != UCS_OK) {
+        RZ_LOG_ERROR("ucp_worker_get_address: %s", ucs_status_string(st));
+        goto err_worker;
+    }
+    *tp_p = tp;
+    return RZ_OK;
+
+err_worker:
+    ucp_worker_destroy(tp->worker);
+err_cleanup:
+    ucp_cleanup(tp->context);
+err_free:
+    free(tp);
+    return status;
+}
+
+void rz_tp_address(rz_tp_t *tp, const void **addr_p, size_t *len_p)
+{
+    *addr_p = tp->address;
+    *len_p = tp->address_len;
+}
+
+static void rz_tp_ep_close(rz_tp_t *tp, ucp_ep_h ep, int force,
+                           uint64_t deadline_ms)
+{
+    ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                             .flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0};
+    void *req = ucp_ep_close_nbx(ep, &p);
+
+    if (!UCS_PTR_IS_PTR(req)) {
+        return;
+    }
+    while (ucp_request_check_status(req) == UCS_INPROGRESS) {
+        ucp_worker_progress(tp->worker);
+        if (!force && rz_time_ms() > deadline_ms) {
+            /* A peer that stopped answering must not hang us: cancel
+             * the flush by closing again with force. */
+            ucp_request_free(req);
+            rz_tp_ep_close(tp, ep, 1, deadline_ms);
+            return;
+        }
+    }
+    ucp_request_free(req);
+}
+
+rz_status_t rz_tp_connect(rz_tp_t *tp, int nranks, int my_rank,
+                          const void *table, size_t stride,
+                          const uint32_t *lens)
+{
+    (void)lens;
+    tp->eps = calloc((size_t)nranks, sizeof(*tp->eps));
+    tp->peer_status = calloc((size_t)nranks, sizeof(*tp->peer_status));
+    tp->ep_args = calloc((size_t)nranks, sizeof(*tp->ep_args));
+    if (tp->eps == NULL || tp->peer_status == NULL || tp->ep_args == NULL) {
+        return RZ_ERR_NO_MEMORY;
+    }
+    tp->nranks = nranks;
+    tp->my_rank = my_rank;
+    for (int r = 0; r < nranks; r++) {
+        tp->ep_args[r].tp = tp;
+        tp->ep_args[r].peer = r;
+        ucp_ep_params_t ep_params = {
+            .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS |
+                          UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                          UCP_EP_PARAM_FIELD_ERR_HANDLER,
+            .address = (const ucp_address_t *)((const char *)table +
+                                               (size_t)r * stride),
+            .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+            .err_handler = {.cb = rz_tp_ep_error, .arg = &tp->ep_args[r]},
+        };
+        ucs_status_t st = ucp_ep_create(tp->worker, &ep_params, &tp->eps[r]);
+        if (st != UCS_OK) {
+            RZ_LOG_ERROR("cannot create an endpoint to rank %d: %s", r,
+                         ucs_status_string(st));
+            tp->eps[r] = NULL;
+            tp->peer_status[r] = RZ_ERR_PEER_FAILURE;
+            return rz_tp_status(st) == RZ_ERR_NO_MEMORY ? RZ_ERR_NO_MEMORY
+                                                        : RZ_ERR_TRANSPORT;
+        }
+    }
+    return RZ_OK;
+}
+
+static void rz_tp_send_cb(void *request, ucs_status_t status, void *user_data)
+{
+    rz_tp_op_t *op = user_data;
+
+    op->status = rz_tp_status(status);
+    op->ucx_req = NULL;
+    op->done = 1;
+    ucp_request_free(request);
+}
+
+static void rz_tp_recv_cb(void *request, ucs_status_t status,
+                          const ucp_tag_recv_info_t *info, void *user_data)
+{
+    rz_tp_op_t *op = user_data;
+
+    op->status = rz_tp_status(status);
+    if (status == UCS_OK) {
+        op->length = info->length;
+        op->tag = info->sender_tag;
+    }
+    op->ucx_req = NULL;
+    op->done = 1;
+    ucp_request_free(request);
+}
+
+rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
+                        size_t len, rz_tp_op_t *op)
+{
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+        .cb.send = rz_tp_send_cb,
+        .user_data = op,
+    };
+
+    op->done = 0;
+    op->status = RZ_INPROGRESS;
+    op->length = len;
+    op->peer = peer;
+    op->ucx_req = NULL;
+    if (tp->peer_status[peer] != RZ_OK || tp->eps[peer] == NULL) {
+        op->status = RZ_ERR_PEER_FAILURE;
+        op->done = 1;
+        return RZ_ERR_PEER_FAILURE;
+    }
+    void *req = ucp_tag_send_nbx(tp->eps[peer], buf, len, tag, &p);
+    if (req == NULL) {
+        op->status = RZ_OK;
+        op->done = 1;
+    } else if (UCS_PTR_IS_ERR(req)) {
+        op->status = rz_tp_status(UCS_PTR_STATUS(req));
+        op->done = 1;
+        RZ_LOG_DEBUG("send to rank %d failed: %s", peer,
+                     ucs_status_string(UCS_PTR_STATUS(req)));
+        return op->status;
+    } else if (!op->done) {
+        op->ucx_req = req;
+    }
+    return RZ_OK;
+}
+
+rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
+                        void *buf, size_t len, rz_tp_op_t *op)
+{
+    /* UCX 1.13 does not fill recv_info on immediate completion, so ask for
+     * the callback always; it may run before ucp_tag_recv_nbx returns. */
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
+                        UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FLAG_NO_IMM_CMPL,
+        .cb.recv = rz_tp_recv_cb,
+        .user_data = op,
+    };
+
+    op->done = 0;
+    op->status = RZ_INPROGRESS;
+    op->length = 0;
+    op->peer = peer;
+    op->ucx_req = NULL;
+    void *req = ucp_tag_recv_nbx(tp->worker, buf, len, tag, mask, &p);
+    if (UCS_PTR_IS_ERR(req)) {
+        op->status = rz_tp_status(UCS_PTR_STATUS(req));
+        op->done = 1;
+        return op->status;
+    }
+    if (req != NULL && !op->done) {
+        op->ucx_req = req;
+    }
+    return RZ_OK;
+}
+
+void rz_tp_cancel(rz_tp_t *tp, rz_tp_op_t *op)
+{
+    if (!op->done && op->ucx_req != NULL) {
+        ucp_request_cancel(tp->worker, op->ucx_req);
+    }
+}
+
+int rz_tp_progress(rz_tp_t *tp)
+{
+    return (int)ucp_worker_progress(tp->worker);
+}
+
+void rz_tp_block(rz_tp_t *tp, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = tp->efd, .events = POLLIN};
+    ucs_status_t st = ucp_worker_arm(tp->worker);
+
+    if (st == UCS_ERR_BUSY) {
+        return;                 /* events pending: go and progress them */
+    }
+    if (st != UCS_OK) {
+        /* No wakeup support on some transport: degrade to a short nap. */
+        poll(NULL, 0, RZ_MIN(timeout_ms, 1));
+        return;
+    }
+    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR) {
+        RZ_LOG_DEBUG("poll(UCX event fd): %m");
+    }
+}
+
+int rz_tp_probe(rz_tp_t *tp, uint64_t tag, uint64_t mask, uint64_t *tag_p,
+                size_t *len_p)
+{
+    ucp_tag_recv_info_t info;
+    ucp_tag_message_h msg = ucp_tag_probe_nb(tp->worker, tag, mask, 0, &info);
+
+    if (msg == NULL) {
+        return 0;
+    }
+    *tag_p = info.sender_tag;
+    *len_p = info.length;
+    return 1;
+}
+
+rz_status_t rz_tp_peer_status(rz_tp_t *tp, int peer)
+{
+    return (tp->peer_status != NULL) ? tp->peer_status[peer] : RZ_OK;
+}
+
+void rz_tp_destroy(rz_tp_t *tp, int force)
+{
+    uint64_t deadline = rz_time_ms() + RZ_TP_CLOSE_FLUSH_MS;
+
+    if (tp == NULL) {
+        return;
+    }
+    for (int r = 0; tp->eps != NULL && r < tp->nranks; r++) {
+        if (tp->eps[r] != NULL) {
+            rz_tp_ep_close(tp, tp->eps[r],
+                           force || tp->peer_status[r] != RZ_OK, deadline);
+        }
+    }
+    if (tp->address != NULL) {
+        ucp_worker_release_address(tp->worker, tp->address);
+    }
+    ucp_worker_destroy(tp->worker);
+    ucp_cleanup(tp->context);
+    free(tp->eps);
+    free(tp->peer_status);
+    free(tp->ep_args);
+    free(tp);
+}
