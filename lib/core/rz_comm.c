@@ -89,21 +89,30 @@ static rz_status_t rz_comm_create(int rank, int nranks,
         goto err_table;
     }
     for (int r = 0; r < nranks; r++) {
-        const rz_comm_card_t *c =
-            (const rz_comm_card_t *)((char *)table + (size_t)r * stride);
-        if (lens[r] < sizeof(*c) || c->addr_len != lens[r] - sizeof(*c)) {
+        /* Entries sit at any byte offset of the table: copy the header
+         * out rather than access it in place. */
+        const char *entry = (const char *)table + (size_t)r * stride;
+        rz_comm_card_t c;
+        if (lens[r] < sizeof(c)) {
             RZ_LOG_ERROR("rank %d published a malformed bootstrap card", r);
             free(addrs);
             status = RZ_ERR_MALFORMED;
             goto err_table;
         }
-        memcpy(comm->hosts[r], c->host, RZ_HOST_MAX);
+        memcpy(&c, entry, sizeof(c));
+        if (c.addr_len != lens[r] - sizeof(c)) {
+            RZ_LOG_ERROR("rank %d published a malformed bootstrap card", r);
+            free(addrs);
+            status = RZ_ERR_MALFORMED;
+            goto err_table;
+        }
+        memcpy(comm->hosts[r], c.host, RZ_HOST_MAX);
         comm->hosts[r][RZ_HOST_MAX - 1] = '\0';
-        memcpy(addrs + (size_t)r * stride, c + 1, c->addr_len);
+        memcpy(addrs + (size_t)r * stride, entry + sizeof(c), c.addr_len);
+    }
+    for (int r = 0; r < nranks; r++) {
         if (strcmp(comm->hosts[r], comm->hosts[rank]) == 0) {
-            if (r < rank) {
-                comm->local_rank++;
-            }
+            comm->local_rank += (r < rank);
             comm->local_size++;
         }
     }

@@ -210,6 +210,10 @@ static rz_status_t rz_request_probe_mismatch(rz_request_t *req)
     return RZ_OK;
 }
 
+/* Get a failed request's operations back from UCX before the caller may
+ * free its buffers: receives are cancelled; sends that are still pending
+ * (a rendezvous with a dead or stalled peer) end only when that endpoint is
+ * force-closed, which is fine since the communicator is dead. */
 static void rz_request_drain(rz_request_t *req)
 {
     struct rz_comm *comm = req->comm;
@@ -218,6 +222,11 @@ static void rz_request_drain(rz_request_t *req)
     for (int i = 0; i < req->nops; i++) {
         if (!req->ops[i].done && req->is_recv[i]) {
             rz_tp_cancel(comm->tp, &req->ops[i]);
+        }
+    }
+    for (int i = 0; i < req->nops; i++) {
+        if (!req->ops[i].done && !req->is_recv[i]) {
+            rz_tp_close_peer(comm->tp, req->ops[i].peer);
         }
     }
     while (rz_request_ops_pending(req) && rz_time_ms() < deadline) {

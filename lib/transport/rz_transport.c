@@ -281,6 +281,18 @@ void rz_tp_cancel(rz_tp_t *tp, rz_tp_op_t *op)
     }
 }
 
+void rz_tp_close_peer(rz_tp_t *tp, int peer)
+{
+    if (tp->eps == NULL || tp->eps[peer] == NULL) {
+        return;
+    }
+    rz_tp_ep_close(tp, tp->eps[peer], 1, 0);
+    tp->eps[peer] = NULL;
+    if (tp->peer_status[peer] == RZ_OK) {
+        tp->peer_status[peer] = RZ_ERR_ABORTED;
+    }
+}
+
 int rz_tp_progress(rz_tp_t *tp)
 {
     return (int)ucp_worker_progress(tp->worker);

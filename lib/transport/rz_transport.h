@@ -42,6 +42,10 @@ rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
 /* Cancel a pending receive; it completes (done=1) on a later progress. */
 void rz_tp_cancel(rz_tp_t *tp, rz_tp_op_t *op);
 
+/* Force-close the endpoint to @peer: its outstanding sends complete with
+ * an error now, and later sends to it fail. For aborted communicators. */
+void rz_tp_close_peer(rz_tp_t *tp, int peer);
+
 /* Drive UCX; returns nonzero if anything happened. */
 int rz_tp_progress(rz_tp_t *tp);
 /* Arm the worker and sleep on its event fd for up to @timeout_ms. Returns

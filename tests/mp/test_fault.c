@@ -4,6 +4,8 @@
  *   test_fault kill VICTIM ITER   (via rzrun) VICTIM SIGKILLs itself at
  *        iteration ITER of an allreduce loop; every survivor must get an
  *        error within RZ_TIMEOUT_MS + 2 s and prints "survivor-ok".
+ *   test_fault stall VICTIM ITER  as kill, but VICTIM stops calling the
+ *        collective (alive, silent) until well past RZ_TIMEOUT_MS.
  *   test_fault mismatch           (via rzrun, np >= 2) rank 1 passes a
  *        different count, then a different dtype of equal size; every rank
  *        must get an error, never a result.
@@ -60,7 +62,9 @@ static rz_comm_h init_env(void)
     return comm;
 }
 
-static int mode_kill(int victim, int kill_at)
+/* @stall: the victim stops calling collectives instead of dying, so only
+ * the RZ_TIMEOUT_MS deadline can save the survivors. */
+static int mode_kill(int victim, int kill_at, int stall)
 {
     rz_comm_h comm = init_env();
     const char *t = getenv("RZ_TIMEOUT_MS");
@@ -71,6 +75,12 @@ static int mode_kill(int victim, int kill_at)
     rz_status_t st = RZ_OK;
 
     for (int it = 0; it < 100000; it++) {
+        if (my_rank == victim && it == kill_at && stall) {
+            printf("rank %d: stalling without calling allreduce\n", my_rank);
+            fflush(stdout);
+            usleep((useconds_t)(timeout + 4000) * 1000);
+            exit(3);
+        }
         if (my_rank == victim && it == kill_at) {
             printf("rank %d: killing myself with SIGKILL\n", my_rank);
             fflush(stdout);
@@ -325,7 +335,10 @@ int main(int argc, char **argv)
         return mode_bootstrap();
     }
     if (argc >= 4 && strcmp(argv[1], "kill") == 0) {
-        return mode_kill(atoi(argv[2]), atoi(argv[3]));
+        return mode_kill(atoi(argv[2]), atoi(argv[3]), 0);
+    }
+    if (argc >= 4 && strcmp(argv[1], "stall") == 0) {
+        return mode_kill(atoi(argv[2]), atoi(argv[3]), 1);
     }
     if (argc >= 2 && strcmp(argv[1], "mismatch") == 0) {
         return mode_mismatch();
