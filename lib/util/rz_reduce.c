@@ -29,7 +29,7 @@ typedef void (*rz_reduce_func_t)(void *out, const void *a, const void *b,
  * f16/bf16 sum and prod: widen to fp32, one fp32 operation, round once to the
  * 16-bit type. fp32 has at least 2p+2 bits for both p = 11 and p = 8, so the
  * fp32 rounding followed by the 16-bit rounding equals a single correct
- * rounding of the exact result.
+ * rounding of the exact result (also checked over all 2^32 f16 pairs).
  */
 #define RZ_HALF_ARITH(_name, _to32, _from32, _op)                            \
     static inline uint16_t _name(uint16_t x, uint16_t y)                     \
@@ -67,7 +67,7 @@ static inline uint16_t rz_red_half_max(uint16_t x, uint16_t y)
     return rz_half_key(x) > rz_half_key(y) ? x : y;
 }
 
-#define RZ_REDUCE_DEFINE(_name, _type, _op)                                   \
+#define RZ_REDUCE_DEFINE(_name, _type, _op)                                  \
     static void rz_reduce_##_name##_oop(_type *restrict out,                 \
                                         const _type *restrict a,             \
                                         const _type *restrict b, size_t n)   \
@@ -281,6 +281,8 @@ static void rz_reduce_scale_f64(double *restrict buf, size_t n, double s)
     }
 }
 
+/* f16/bf16: fp32 product, then rounded to 16 bits; two roundings by
+ * definition (see rz_reduce_scale() in rz_reduce.h). */
 static void rz_reduce_scale_f16(uint16_t *restrict buf, size_t n, float s)
 {
     for (size_t i = 0; i < n; ++i) {

@@ -58,8 +58,14 @@ void rz_reduce(void *out, const void *a, const void *b, size_t n,
 
 /**
  * @brief Finalise RZ_OP_AVG: buf[i] *= 1/nranks, where 1/nranks is the
- *        correctly rounded fp32 reciprocal (fp64 for RZ_DTYPE_F64) and the
- *        product is rounded once to the element type.
+ *        correctly rounded fp32 reciprocal (fp64 for RZ_DTYPE_F64).
+ *
+ * f32/f64: one multiplication in the element type. f16/bf16: the value is
+ * widened to fp32, multiplied in fp32 and the fp32 product rounded to the
+ * 16-bit type. That is two roundings and, unlike the reductions, not always
+ * the correctly rounded product (f16 0x0003 * fp32(1/6) gives 0x0000, not
+ * 0x0001); it is the defined result, which every other implementation of
+ * AVG (other devices, compressors) must reproduce bitwise.
  *
  * A multiplication rather than a division, so that it is cheap and
  * identical on every rank. No-op for integer types and for nranks <= 1.
