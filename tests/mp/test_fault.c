@@ -283,7 +283,7 @@ static int mode_bootstrap(void)
     /* 2. wrong size */
     CHECK(rz_get_unique_id(&id) == RZ_OK, "unique id");
     join_start(&a, &id, 0, 2);
-    usleep(300000);
+    usleep(1000000); /* let the first joiners reach the root first */
     join_start(&b, &id, 1, 3);
     CHECK(join_end(&b) == RZ_ERR_BOOTSTRAP, "wrong size refused: %s",
           rz_status_string(b.status));
@@ -296,7 +296,7 @@ static int mode_bootstrap(void)
     CHECK(rz_get_unique_id(&id) == RZ_OK, "unique id");
     join_start(&a, &id, 0, 3);
     join_start(&b, &id, 1, 3);
-    usleep(300000);
+    usleep(1000000); /* let the first joiners reach the root first */
     join_start(&c, &id, 1, 3);
     CHECK(join_end(&c) == RZ_ERR_BOOTSTRAP, "duplicate rank refused: %s",
           rz_status_string(c.status));
