@@ -114,15 +114,17 @@ static rz_status_t rz_coll_setup(struct rz_comm *comm, rz_coll_type_t type,
                                  rz_coll_progress_func_t progress,
                                  const void *sendbuf, void *recvbuf,
                                  size_t count, rz_dtype_t dtype, rz_op_t op,
-                                 int root, size_t tmp_bytes,
-                                 rz_request_h *req_p)
+                                 int root, size_t tmp_bytes, int algo,
+                                 int nseg, rz_request_h *req_p)
 {
     rz_request_t *req;
     rz_status_t status;
 
     RZ_CHECK_GOTO(rz_request_create(comm, type,
                                     rz_coll_signature(type, dtype, op, count,
-                                                      root),
+                                                      root,
+                                                      ((uint64_t)algo << 32) |
+                                                      (uint64_t)nseg),
                                     count > 0 ? progress : rz_coll_noop_progress,
                                     &req),
                   out, status);
@@ -133,10 +135,21 @@ static rz_status_t rz_coll_setup(struct rz_comm *comm, rz_coll_type_t type,
     req->dtype = dtype;
     req->op = op;
     req->root = root;
+    req->nseg = nseg;
     status = rz_coll_alloc_tmp(req, count > 0 ? tmp_bytes : 0);
     return rz_coll_launch(req, req_p, status);
 out:
     return status;
+}
+
+int rz_allreduce_choose(const struct rz_comm *comm, size_t bytes)
+{
+    if (comm->allreduce_algo != RZ_ALGO_AUTO) {
+        return comm->allreduce_algo;
+    }
+    return bytes <= rz_allreduce_rd_max_bytes(comm->nranks,
+                                              comm->any_oversubscribed)
+           ? RZ_ALGO_RD : RZ_ALGO_RING;
 }
 
 RZ_EXPORT rz_status_t rz_iallreduce(const void *sendbuf, void *recvbuf,
@@ -152,10 +165,20 @@ RZ_EXPORT rz_status_t rz_iallreduce(const void *sendbuf, void *recvbuf,
     RZ_CHECK_GOTO(rz_coll_check_buffers(sendbuf, count * es, recvbuf,
                                         count * es, count, es, 1, name),
                   out, status);
-    size_t chunk = count / (size_t)comm->nranks + 1;
-    status = rz_coll_setup(comm, RZ_COLL_ALLREDUCE, rz_allreduce_ring_progress,
-                           sendbuf, recvbuf, count, dtype, op, 0,
-                           comm->nranks > 1 ? chunk * es : 0, req_p);
+    int algo = rz_allreduce_choose(comm, count * es);
+    int nseg = 1;
+    size_t tmp_bytes = 0;
+    if (algo == RZ_ALGO_RD) {
+        tmp_bytes = comm->nranks > 1 ? count * es : 0;
+    } else {
+        rz_allreduce_ring_plan(count, es, comm->nranks, comm->ring_segment,
+                               &nseg, &tmp_bytes);
+    }
+    status = rz_coll_setup(comm, RZ_COLL_ALLREDUCE,
+                           algo == RZ_ALGO_RD ? rz_allreduce_rd_progress
+                                              : rz_allreduce_ring_progress,
+                           sendbuf, recvbuf, count, dtype, op, 0, tmp_bytes,
+                           algo, nseg, req_p);
 out:
     return status;
 }
@@ -188,7 +211,7 @@ RZ_EXPORT rz_status_t rz_ireduce_scatter(const void *sendbuf, void *recvbuf,
     status = rz_coll_setup(comm, RZ_COLL_REDUCE_SCATTER,
                            rz_reduce_scatter_ring_progress, sendbuf, recvbuf,
                            recvcount, dtype, op, 0,
-                           K > 1 ? 2 * recvcount * es : 0, req_p);
+                           K > 1 ? 2 * recvcount * es : 0, 0, 1, req_p);
 out:
     return status;
 }
@@ -219,7 +242,7 @@ RZ_EXPORT rz_status_t rz_iallgather(const void *sendbuf, void *recvbuf,
                   out, status);
     status = rz_coll_setup(comm, RZ_COLL_ALLGATHER, rz_allgather_ring_progress,
                            sendbuf, recvbuf, sendcount, dtype, RZ_OP_SUM, 0, 0,
-                           req_p);
+                           0, 1, req_p);
 out:
     return status;
 }
@@ -257,7 +280,7 @@ RZ_EXPORT rz_status_t rz_ibroadcast(const void *sendbuf, void *recvbuf,
                   out, status);
     status = rz_coll_setup(comm, RZ_COLL_BROADCAST,
                            rz_broadcast_binomial_progress, sbuf, recvbuf,
-                           count, dtype, RZ_OP_SUM, root, 0, req_p);
+                           count, dtype, RZ_OP_SUM, root, 0, 0, 1, req_p);
 out:
     return status;
 }
@@ -282,7 +305,7 @@ RZ_EXPORT rz_status_t rz_ibarrier(rz_comm_h comm, rz_request_h *req_p)
     /* count 1 selects the real algorithm; no buffer is touched. */
     return rz_coll_setup(comm, RZ_COLL_BARRIER,
                          rz_barrier_dissemination_progress, NULL, NULL, 1,
-                         RZ_DTYPE_U8, RZ_OP_SUM, 0, 0, req_p);
+                         RZ_DTYPE_U8, RZ_OP_SUM, 0, 0, 0, 1, req_p);
 }
 
 RZ_EXPORT rz_status_t rz_barrier(rz_comm_h comm)

@@ -9,6 +9,7 @@ pkgs=(
   libbenchmark-dev                   # micro-benchmarks
   iproute2                           # emulated hosts in network namespaces
   procps                             # pgrep, used by the launcher tests
+  openmpi-bin libopenmpi-dev         # Open MPI, the baseline of perf/compare_mpi.sh
 )
 missing=()
 for p in "${pkgs[@]}"; do

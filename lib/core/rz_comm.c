@@ -4,22 +4,81 @@
  */
 #include "core/rz_comm.h"
 #include "bootstrap/rz_bootstrap.h"
+#include "core/rz_topo.h"
 #include "util/rz_config.h"
 #include "util/rz_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void rz_comm_release_requests(struct rz_comm *comm);
 
 /* What each rank publishes during the bootstrap. */
 typedef struct {
-    char    host[RZ_HOST_MAX];
-    int32_t pid;
+    char     host[RZ_HOST_MAX];
+    uint64_t boot_id;  /* hash of the kernel's boot id: same host, same boot */
+    uint64_t pid_ns;   /* inode of our pid namespace: are pids comparable? */
+    int32_t  pid;
+    int32_t  ncores;   /* physical cores of the host */
     uint32_t addr_len;
     /* followed by the UCX worker address */
 } rz_comm_card_t;
+
+typedef struct {
+    uint64_t host;     /* hash of (host name, boot id) */
+    int32_t  ncores;
+} rz_comm_host_t;
+
+static int rz_comm_host_cmp(const void *a, const void *b)
+{
+    const rz_comm_host_t *x = a, *y = b;
+    return (x->host > y->host) - (x->host < y->host);
+}
+
+/* Does any host run more ranks than it has cores? The answer must be the
+ * same on every rank (it picks algorithms), so it comes from the cards,
+ * not from this host alone. */
+static int rz_comm_any_oversubscribed(rz_comm_host_t *hosts, int nranks)
+{
+    int any = 0;
+
+    qsort(hosts, (size_t)nranks, sizeof(*hosts), rz_comm_host_cmp);
+    for (int i = 0, j; i < nranks; i = j) {
+        int32_t cores = hosts[i].ncores;
+        for (j = i; j < nranks && hosts[j].host == hosts[i].host; j++) {
+            cores = RZ_MIN(cores, hosts[j].ncores);
+        }
+        any |= (j - i) > cores;
+    }
+    return any;
+}
+
+static uint64_t rz_comm_boot_id(void)
+{
+    char buf[64] = "";
+    uint64_t h = 0xcbf29ce484222325ull;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+    if (f != NULL) {
+        if (fgets(buf, sizeof(buf), f) == NULL) {
+            buf[0] = '\0';
+        }
+        fclose(f);
+    }
+    for (const char *p = buf; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t rz_comm_pid_ns(void)
+{
+    struct stat st;
+    return (stat("/proc/self/ns/pid", &st) == 0) ? (uint64_t)st.st_ino : 0;
+}
 
 rz_status_t rz_comm_check(struct rz_comm *comm)
 {
@@ -29,6 +88,57 @@ rz_status_t rz_comm_check(struct rz_comm *comm)
         return RZ_ERR_INVALID_PARAM;
     }
     return RZ_OK;
+}
+
+/* Place this rank on its host's cores (RZ_BIND), before the endpoints and
+ * their buffers exist. Advisory: rz_topo_bind logs a failure and the
+ * communicator carries on unbound. Another rank of this host with our pid
+ * means the ranks are threads of this process: bind threads, not the
+ * process (see RZ_TOPO_BIND_THREAD). */
+static void rz_comm_bind(struct rz_comm *comm, const void *table,
+                         size_t stride)
+{
+    unsigned flags = RZ_TOPO_BIND_ONCE;
+    char desc[RZ_TOPO_DESC_MAX];
+    int32_t pid;
+
+    for (int r = 0; r < comm->nranks; r++) {
+        memcpy(&pid, (const char *)table + (size_t)r * stride +
+                         offsetof(rz_comm_card_t, pid), sizeof(pid));
+        if (r != comm->rank && pid == (int32_t)getpid() &&
+            strcmp(comm->hosts[r], comm->hosts[comm->rank]) == 0) {
+            flags |= RZ_TOPO_BIND_THREAD;
+            break;
+        }
+    }
+    if (rz_topo_bind(rz_config_global()->bind, comm->local_rank,
+                     comm->local_size, flags, desc, sizeof(desc)) == RZ_OK) {
+        RZ_LOG_INFO("local rank %d of %d: %s", comm->local_rank,
+                    comm->local_size, desc);
+    }
+}
+
+/* Settings that depend on where the ranks ended up. */
+static void rz_comm_tune(struct rz_comm *comm, const rz_config_t *cfg,
+                         int ncores)
+{
+
+    /* More ranks than cores: a rank that waits must let the rank it waits
+     * for run. Spinning with sched_yield() does that and still answers in
+     * microseconds once the peer has posted; after RZ_SPIN_US it blocks. */
+    comm->oversubscribed = comm->local_size > ncores;
+    comm->yield = comm->oversubscribed;
+    comm->spin_us = cfg->spin_us;
+    if (comm->spin_us < 0) {
+        comm->spin_us = comm->oversubscribed ? RZ_SPIN_US_OVERSUBSCRIBED
+                                             : RZ_SPIN_US_DEFAULT;
+    }
+    RZ_LOG_DEBUG("%d local ranks on %d cores: spin %ld us%s", comm->local_size,
+                 ncores, comm->spin_us, comm->yield ? " yielding" : "");
+    comm->allreduce_algo = strcmp(cfg->allreduce_algo, "ring") == 0 ? RZ_ALGO_RING
+                         : strcmp(cfg->allreduce_algo, "rd") == 0   ? RZ_ALGO_RD
+                                                                    : RZ_ALGO_AUTO;
+    comm->ring_segment = (size_t)cfg->ring_segment;
 }
 
 /* Allgather the cards through whichever bootstrap the caller chose. */
@@ -49,6 +159,10 @@ static rz_status_t rz_comm_create(int rank, int nranks,
     size_t stride;
     const void *addr;
     size_t addr_len;
+    rz_comm_host_t *host_list = NULL;
+    char my_host[RZ_HOST_MAX] = "";
+    uint64_t my_boot_id, my_pid_ns;
+    int32_t my_ncores;
 
     RZ_CHECK_GOTO(rz_config_global_status(), err, status);
     comm = calloc(1, sizeof(*comm));
@@ -59,7 +173,6 @@ static rz_status_t rz_comm_create(int rank, int nranks,
     comm->rank = rank;
     comm->nranks = nranks;
     comm->timeout_ms = cfg->timeout_ms;
-    comm->spin_us = cfg->spin_us;
     rz_log_set_rank(rank);
 
     RZ_CHECK_GOTO(rz_tp_create(&comm->tp), err_free, status);
@@ -71,7 +184,11 @@ static rz_status_t rz_comm_create(int rank, int nranks,
         goto err_tp;
     }
     gethostname(card->host, sizeof(card->host) - 1);
+    memcpy(my_host, card->host, sizeof(my_host));
     card->pid = (int32_t)getpid();
+    card->boot_id = my_boot_id = rz_comm_boot_id();
+    card->pid_ns = my_pid_ns = rz_comm_pid_ns();
+    card->ncores = my_ncores = rz_topo_ncores();
     card->addr_len = (uint32_t)addr_len;
     memcpy(card + 1, addr, addr_len);
     status = exchange(arg, card, card_len, &table, &stride, &lens);
@@ -83,32 +200,42 @@ static rz_status_t rz_comm_create(int rank, int nranks,
     comm->hosts = calloc((size_t)nranks, sizeof(*comm->hosts));
     comm->abort_sends = calloc((size_t)nranks, sizeof(*comm->abort_sends));
     char *addrs = malloc((size_t)nranks * stride + 1);
-    if (comm->hosts == NULL || comm->abort_sends == NULL || addrs == NULL) {
-        free(addrs);
+    rz_tp_peer_info_t *info = calloc((size_t)nranks, sizeof(*info));
+    host_list = calloc((size_t)nranks, sizeof(*host_list));
+    if (comm->hosts == NULL || comm->abort_sends == NULL || addrs == NULL ||
+        info == NULL || host_list == NULL) {
         status = RZ_ERR_NO_MEMORY;
-        goto err_table;
+        goto err_cards;
     }
     for (int r = 0; r < nranks; r++) {
         /* Entries sit at any byte offset of the table: copy the header
          * out rather than access it in place. */
         const char *entry = (const char *)table + (size_t)r * stride;
         rz_comm_card_t c;
-        if (lens[r] < sizeof(c)) {
+        if (lens[r] < sizeof(c) ||
+            (memcpy(&c, entry, sizeof(c)), c.addr_len != lens[r] - sizeof(c))) {
             RZ_LOG_ERROR("rank %d published a malformed bootstrap card", r);
-            free(addrs);
             status = RZ_ERR_MALFORMED;
-            goto err_table;
-        }
-        memcpy(&c, entry, sizeof(c));
-        if (c.addr_len != lens[r] - sizeof(c)) {
-            RZ_LOG_ERROR("rank %d published a malformed bootstrap card", r);
-            free(addrs);
-            status = RZ_ERR_MALFORMED;
-            goto err_table;
+            goto err_cards;
         }
         memcpy(comm->hosts[r], c.host, RZ_HOST_MAX);
         comm->hosts[r][RZ_HOST_MAX - 1] = '\0';
         memcpy(addrs + (size_t)r * stride, entry + sizeof(c), c.addr_len);
+        /* Same host name and same boot: a local peer. Its pid means
+         * something to us only in the same pid namespace, and a rank in
+         * this very process (ranks as threads) cannot exit on its own. */
+        info[r].local = (strcmp(comm->hosts[r], my_host) == 0) &&
+                        c.boot_id == my_boot_id;
+        if (info[r].local && c.pid_ns == my_pid_ns && c.pid_ns != 0 &&
+            c.pid != (int32_t)getpid()) {
+            info[r].pid = c.pid;
+        }
+        host_list[r].host = c.boot_id;
+        for (const char *p = comm->hosts[r]; *p != '\0'; p++) {
+            host_list[r].host = (host_list[r].host ^ (unsigned char)*p) *
+                                0x100000001b3ull;
+        }
+        host_list[r].ncores = RZ_MAX(c.ncores, 1);
     }
     for (int r = 0; r < nranks; r++) {
         if (strcmp(comm->hosts[r], comm->hosts[rank]) == 0) {
@@ -116,8 +243,15 @@ static rz_status_t rz_comm_create(int rank, int nranks,
             comm->local_size++;
         }
     }
-    status = rz_tp_connect(comm->tp, nranks, rank, addrs, stride, lens);
+    comm->any_oversubscribed = rz_comm_any_oversubscribed(host_list, nranks);
+    rz_comm_bind(comm, table, stride);
+    rz_comm_tune(comm, cfg, my_ncores);
+    status = rz_tp_connect(comm->tp, nranks, rank, addrs, stride, lens,
+                           info);
+err_cards:
     free(addrs);
+    free(info);
+    free(host_list);
     if (status != RZ_OK) {
         goto err_table;
     }

@@ -33,6 +33,15 @@
 
 #define RZ_REQ_MAX_OPS 24
 
+/* RZ_SPIN_US=auto, with a core per rank and oversubscribed (yielding). */
+#define RZ_SPIN_US_DEFAULT        100
+#define RZ_SPIN_US_OVERSUBSCRIBED 300
+
+/* RZ_ALLREDUCE_ALGO. */
+#define RZ_ALGO_AUTO 0
+#define RZ_ALGO_RING 1
+#define RZ_ALGO_RD   2
+
 typedef enum {
     RZ_COLL_ALLREDUCE = 1,
     RZ_COLL_REDUCE_SCATTER,
@@ -69,6 +78,7 @@ struct rz_request {
     int                     root;
     /* Algorithm state. */
     int                     step;
+    int                     nseg;       /* ring: segments per chunk */
     void                   *tmp;        /* scratch, freed with the request */
     size_t                  tmp_size;
 };
@@ -87,7 +97,12 @@ struct rz_comm {
     rz_request_t  *zombies;        /* complete, UCX still holds an op */
     uint64_t       last_activity_ms;
     long           timeout_ms;
-    long           spin_us;
+    long           spin_us;        /* resolved: never -1 (auto) */
+    int            yield;          /* sched_yield() while spinning */
+    int            oversubscribed; /* more local ranks than cores */
+    int            any_oversubscribed; /* on some host: same on all ranks */
+    int            allreduce_algo; /* RZ_ALGO_* */
+    size_t         ring_segment;   /* bytes per pipelined ring message */
     rz_tp_op_t     abort_recv;
     int32_t        abort_msg[2];   /* {status, rank} of an abort notice */
     rz_tp_op_t    *abort_sends;
@@ -112,8 +127,11 @@ int rz_comm_progress(struct rz_comm *comm);
 /* Fail the communicator: notify peers, fail all requests. */
 void rz_comm_fail(struct rz_comm *comm, rz_status_t reason, int notify);
 
-/* Signature of a call, folded into the tag. */
+/* Signature of a call, folded into the tag. @variant encodes how the call
+ * is carried out (algorithm, segmentation), so that ranks configured
+ * differently (RZ_ALLREDUCE_ALGO, RZ_RING_SEGMENT) fail with
+ * RZ_ERR_MISMATCH instead of exchanging messages that do not fit. */
 uint64_t rz_coll_signature(rz_coll_type_t type, rz_dtype_t dtype, rz_op_t op,
-                           size_t count, int root);
+                           size_t count, int root, uint64_t variant);
 
 #endif

@@ -8,12 +8,16 @@
 #include "core/rz_comm.h"
 #include "util/rz_log.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Bound on how long a failed request may take to get its UCX operations
  * back (cancelled receives, force-closed sends). */
 #define RZ_REQ_DRAIN_MS 1000
+/* How long a rank that lost a connection waits for the notice that may
+ * explain it (rz_comm_await_notice). */
+#define RZ_NOTICE_GRACE_MS 100
 
 static const char *rz_coll_name(rz_coll_type_t type)
 {
@@ -28,12 +32,12 @@ static const char *rz_coll_name(rz_coll_type_t type)
 }
 
 uint64_t rz_coll_signature(rz_coll_type_t type, rz_dtype_t dtype, rz_op_t op,
-                           size_t count, int root)
+                           size_t count, int root, uint64_t variant)
 {
     /* FNV-1a over the arguments every rank must agree on. */
     uint64_t h = 0xcbf29ce484222325ull;
-    uint64_t v[5] = {(uint64_t)type, (uint64_t)dtype, (uint64_t)op,
-                     (uint64_t)count, (uint64_t)(int64_t)root};
+    uint64_t v[6] = {(uint64_t)type, (uint64_t)dtype, (uint64_t)op,
+                     (uint64_t)count, (uint64_t)(int64_t)root, variant};
     const unsigned char *p = (const unsigned char *)v;
 
     for (size_t i = 0; i < sizeof(v); i++) {
@@ -288,14 +292,40 @@ void rz_comm_fail(struct rz_comm *comm, rz_status_t reason, int notify)
     }
 }
 
+/* The reason carried by a received abort notice. */
+static rz_status_t rz_comm_abort_reason(const struct rz_comm *comm)
+{
+    rz_status_t reason = (rz_status_t)comm->abort_msg[0];
+    return (reason >= RZ_OK || reason <= RZ_ERR_LAST) ? RZ_ERR_ABORTED
+                                                      : reason;
+}
+
+/*
+ * A connection failed. When a peer fails a collective (mismatch, timeout)
+ * it notifies everybody and then exits, so the lost connection is often
+ * only the echo of a better reason that is already on its way: wait a
+ * moment for that notice and report it instead.
+ */
+static rz_status_t rz_comm_await_notice(struct rz_comm *comm,
+                                        rz_status_t status)
+{
+    uint64_t deadline = rz_time_ms() + RZ_NOTICE_GRACE_MS;
+
+    if (status != RZ_ERR_PEER_FAILURE && status != RZ_ERR_TRANSPORT) {
+        return status;
+    }
+    while (!comm->abort_recv.done && rz_time_ms() < deadline) {
+        rz_tp_progress(comm->tp);
+    }
+    return (comm->abort_recv.done && comm->abort_recv.status == RZ_OK)
+           ? rz_comm_abort_reason(comm) : status;
+}
+
 static void rz_comm_check_abort(struct rz_comm *comm)
 {
     if (comm->error == RZ_OK && comm->abort_recv.done &&
         comm->abort_recv.status == RZ_OK) {
-        rz_status_t reason = (rz_status_t)comm->abort_msg[0];
-        if (reason >= RZ_OK || reason <= RZ_ERR_LAST) {
-            reason = RZ_ERR_ABORTED;
-        }
+        rz_status_t reason = rz_comm_abort_reason(comm);
         RZ_LOG_ERROR("rank %d aborted the communicator: %s",
                      (int)comm->abort_msg[1], rz_status_string(reason));
         rz_comm_fail(comm, reason, 0);
@@ -324,8 +354,14 @@ int rz_comm_progress(struct rz_comm *comm)
                 }
             }
             if (status != RZ_OK) {
-                rz_request_complete(req, status);
-                rz_comm_fail(comm, status, 1);
+                rz_status_t why = rz_comm_await_notice(comm, status);
+                if (why != status) {
+                    RZ_LOG_ERROR("rank %d aborted the communicator: %s",
+                                 (int)comm->abort_msg[1],
+                                 rz_status_string(why));
+                }
+                rz_request_complete(req, why);
+                rz_comm_fail(comm, why, why == status);
                 return changed; /* the active list was emptied */
             }
             rz_request_complete(req, RZ_OK);
@@ -418,7 +454,13 @@ RZ_EXPORT rz_status_t rz_wait(rz_request_h *req_p)
             spin_until = rz_time_ns() + (uint64_t)comm->spin_us * 1000;
             continue;
         }
-        if (req->status != RZ_INPROGRESS || rz_time_ns() < spin_until) {
+        if (req->status != RZ_INPROGRESS) {
+            continue;
+        }
+        if (rz_time_ns() < spin_until) {
+            if (comm->yield) {
+                sched_yield();
+            }
             continue;
         }
         /* Idle: before sleeping, look for the two ways to wait forever. */

@@ -1,24 +1,29 @@
 #include "core/rz_topo.h"
+#include "util/rz_compiler.h"
 #include "util/rz_log.h"
 
 #include <errno.h>
 #include <hwloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Each call loads its own topology: callers are rz_info and one-off sizing
- * decisions, so caching one (and its locking and lifetime) buys nothing. */
-static rz_status_t rz_topo_load(hwloc_topology_t *topo_p)
+/* Each call loads its own topology: callers are rz_info, one-off sizing
+ * decisions and the binding at communicator creation, so caching one (and
+ * its locking and lifetime) buys nothing. Failures are logged at @level:
+ * an error for rz_info, a warning where the caller carries on without. */
+static rz_status_t rz_topo_load(hwloc_topology_t *topo_p,
+                                rz_log_level_t level)
 {
     hwloc_topology_t topo;
 
     if (hwloc_topology_init(&topo) != 0) {
-        RZ_LOG_ERROR("hwloc_topology_init failed: %m");
+        RZ_LOG(level, "hwloc_topology_init failed: %m");
         return RZ_ERR_IO;
     }
     if (hwloc_topology_load(topo) != 0) {
-        RZ_LOG_ERROR("hwloc_topology_load failed: %m");
+        RZ_LOG(level, "hwloc_topology_load failed: %m");
         hwloc_topology_destroy(topo);
         return RZ_ERR_IO;
     }
@@ -76,7 +81,7 @@ rz_status_t rz_topo_summary(rz_topo_summary_t *summary_p)
     if (summary_p == NULL) {
         return RZ_ERR_INVALID_PARAM;
     }
-    status = rz_topo_load(&topo);
+    status = rz_topo_load(&topo, RZ_LOG_LEVEL_ERROR);
     if (status != RZ_OK) {
         return status;
     }
@@ -189,7 +194,7 @@ void rz_topo_print(FILE *out)
     rz_topo_summary_t s;
     char l3[32];
 
-    if (rz_topo_load(&topo) != RZ_OK) {
+    if (rz_topo_load(&topo, RZ_LOG_LEVEL_ERROR) != RZ_OK) {
         fprintf(out, "topology unavailable (hwloc could not load it)\n");
         return;
     }
@@ -209,35 +214,378 @@ void rz_topo_print(FILE *out)
     hwloc_topology_destroy(topo);
 }
 
-int rz_topo_bind_plan(const char *policy, int local_rank, int local_size,
-                      int ncores, int nnuma, char *desc, size_t desc_size)
+/* ------------------------------------------------------------- binding */
+
+typedef enum {
+    RZ_TOPO_TARGET_NONE,
+    RZ_TOPO_TARGET_CORE,
+    RZ_TOPO_TARGET_NUMA
+} rz_topo_target_t;
+
+/* The policy as a target and an index: the one place the rules live. */
+static int rz_topo_plan(const char *policy, int local_rank, int local_size,
+                        int ncores, int nnuma, rz_topo_target_t *target_p,
+                        int *index_p)
 {
-    if (policy == NULL || desc == NULL || desc_size == 0 || local_size < 1 ||
-        local_rank < 0 || local_rank >= local_size || ncores < 1 ||
-        nnuma < 1) {
+    if (policy == NULL || local_size < 1 || local_rank < 0 ||
+        local_rank >= local_size || ncores < 1 || nnuma < 1) {
         return -1;
     }
-
     if (strcmp(policy, "auto") == 0) {
         /* Pinning more ranks than cores makes them fight over the same
          * cores while others idle; leave placement to the scheduler. */
-        policy = (local_size <= ncores) ? "core" : NULL;
-        if (policy == NULL) {
-            snprintf(desc, desc_size,
-                     "none (oversubscribed: %d ranks on %d core%s)",
-                     local_size, ncores, ncores == 1 ? "" : "s");
-            return 0;
-        }
+        policy = (local_size <= ncores) ? "core" : "none";
     }
-
     if (strcmp(policy, "none") == 0) {
-        snprintf(desc, desc_size, "none");
+        *target_p = RZ_TOPO_TARGET_NONE;
+        *index_p  = -1;
     } else if (strcmp(policy, "core") == 0) {
-        snprintf(desc, desc_size, "core %d", local_rank % ncores);
+        *target_p = RZ_TOPO_TARGET_CORE;
+        *index_p  = local_rank % ncores;
     } else if (strcmp(policy, "numa") == 0) {
-        snprintf(desc, desc_size, "numa %d", local_rank % nnuma);
+        *target_p = RZ_TOPO_TARGET_NUMA;
+        *index_p  = local_rank % nnuma;
     } else {
         return -1;
     }
     return 0;
+}
+
+int rz_topo_bind_plan(const char *policy, int local_rank, int local_size,
+                      int ncores, int nnuma, char *desc, size_t desc_size)
+{
+    rz_topo_target_t target;
+    int index;
+
+    if (desc == NULL || desc_size == 0 ||
+        rz_topo_plan(policy, local_rank, local_size, ncores, nnuma, &target,
+                     &index) != 0) {
+        return -1;
+    }
+    switch (target) {
+    case RZ_TOPO_TARGET_CORE:
+        snprintf(desc, desc_size, "core %d", index);
+        break;
+    case RZ_TOPO_TARGET_NUMA:
+        snprintf(desc, desc_size, "numa %d", index);
+        break;
+    default:
+        /* "auto" resolves to no binding only when oversubscribed. */
+        if (strcmp(policy, "auto") == 0) {
+            snprintf(desc, desc_size,
+                     "none (oversubscribed: %d ranks on %d core%s)",
+                     local_size, ncores, ncores == 1 ? "" : "s");
+        } else {
+            snprintf(desc, desc_size, "none");
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Cores as rz_topo_fill counts them: PUs where hwloc shows no cores. */
+static hwloc_obj_type_t rz_topo_core_type(hwloc_topology_t topo)
+{
+    int cores = rz_topo_count(topo, HWLOC_OBJ_CORE);
+    int pus = rz_topo_count(topo, HWLOC_OBJ_PU);
+
+    return (cores >= 1 && cores <= pus) ? HWLOC_OBJ_CORE : HWLOC_OBJ_PU;
+}
+
+/* The @index-th NUMA node that has PUs, or NULL; with @index < 0, NULL and
+ * the number of such nodes in *count_p. Memory-only nodes (HBM, CXL) can
+ * host no rank, so "numa" cycles over the others. */
+static hwloc_obj_t rz_topo_numa_node(hwloc_topology_t topo, int index,
+                                     int *count_p)
+{
+    int n = rz_topo_count(topo, HWLOC_OBJ_NUMANODE), seen = 0;
+
+    for (int i = 0; i < n; i++) {
+        hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE,
+                                                 (unsigned)i);
+        if (node == NULL || node->cpuset == NULL ||
+            hwloc_bitmap_iszero(node->cpuset)) {
+            continue;
+        }
+        if (seen++ == index) {
+            return node;
+        }
+    }
+    if (count_p != NULL) {
+        *count_p = seen;
+    }
+    return NULL;
+}
+
+/* A plan resolved against a loaded topology. */
+typedef struct {
+    rz_topo_target_t      target;
+    int                   index;
+    int                   ncores;
+    hwloc_const_cpuset_t  set;    /* PUs to bind to; NULL for none */
+    char                  what[RZ_TOPO_DESC_MAX]; /* "core 1 (PUs 1,3)" */
+} rz_topo_resolved_t;
+
+static rz_status_t rz_topo_resolve(hwloc_topology_t topo, const char *policy,
+                                   int local_rank, int local_size,
+                                   rz_topo_resolved_t *res)
+{
+    hwloc_obj_type_t core_type = rz_topo_core_type(topo);
+    int ncores = rz_topo_count(topo, core_type);
+    int nnuma = 0;
+    hwloc_obj_t obj = NULL;
+    char pus[RZ_TOPO_DESC_MAX - 32];
+
+    rz_topo_numa_node(topo, -1, &nnuma);
+    if (rz_topo_plan(policy, local_rank, local_size, RZ_MAX(ncores, 1),
+                     RZ_MAX(nnuma, 1), &res->target, &res->index) != 0) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    res->ncores = RZ_MAX(ncores, 1);
+    res->set = NULL;
+
+    switch (res->target) {
+    case RZ_TOPO_TARGET_CORE:
+        obj = hwloc_get_obj_by_type(topo, core_type, (unsigned)res->index);
+        break;
+    case RZ_TOPO_TARGET_NUMA:
+        obj = rz_topo_numa_node(topo, res->index, NULL);
+        if (obj == NULL) {
+            /* hwloc showed no NUMA node with PUs: the machine is one. */
+            obj = hwloc_get_root_obj(topo);
+        }
+        break;
+    default:
+        if (rz_topo_bind_plan(policy, local_rank, local_size, res->ncores,
+                              RZ_MAX(nnuma, 1), res->what,
+                              sizeof(res->what)) != 0) {
+            return RZ_ERR_INVALID_PARAM;
+        }
+        return RZ_OK;
+    }
+    if (obj == NULL || obj->cpuset == NULL ||
+        hwloc_bitmap_iszero(obj->cpuset)) {
+        return RZ_ERR_IO;
+    }
+    res->set = obj->cpuset;
+    hwloc_bitmap_list_snprintf(pus, sizeof(pus), res->set);
+    snprintf(res->what, sizeof(res->what), "%s %d (PUs %s)",
+             res->target == RZ_TOPO_TARGET_CORE ? "core" : "numa", res->index,
+             pus);
+    return RZ_OK;
+}
+
+/* What RZ_TOPO_BIND_ONCE remembers: the binding made, "" before any. */
+static pthread_mutex_t rz_topo_bind_lock = PTHREAD_MUTEX_INITIALIZER;
+static char rz_topo_bound_process[RZ_TOPO_DESC_MAX];
+static _Thread_local char rz_topo_bound_thread[RZ_TOPO_DESC_MAX];
+
+/* The PUs this process (or thread) may run on now, in a new bitmap; NULL
+ * with errno set when the OS does not say. */
+static hwloc_cpuset_t rz_topo_get_binding(hwloc_topology_t topo, int hwflags)
+{
+    hwloc_cpuset_t cur = hwloc_bitmap_alloc();
+
+    if (cur == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (hwloc_get_cpubind(topo, cur, hwflags) != 0) {
+        int err = errno;
+        hwloc_bitmap_free(cur);
+        errno = err;
+        return NULL;
+    }
+    return cur;
+}
+
+/* Bound to fewer than all allowed PUs: someone bound us already. Allowed,
+ * not all: a cgroup cpuset (docker --cpuset-cpus, slurm's task/cgroup)
+ * is the machine we were given, not a binding. */
+static int rz_topo_is_bound(hwloc_topology_t topo, hwloc_const_cpuset_t cur)
+{
+    hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(topo);
+
+    return allowed != NULL && !hwloc_bitmap_isincluded(allowed, cur);
+}
+
+rz_status_t rz_topo_bind(const char *policy, int local_rank, int local_size,
+                         unsigned flags, char *desc, size_t desc_size)
+{
+    const int thread = (flags & RZ_TOPO_BIND_THREAD) != 0;
+    const int hwflags = thread ? HWLOC_CPUBIND_THREAD : HWLOC_CPUBIND_PROCESS;
+    char *earlier = thread ? rz_topo_bound_thread : rz_topo_bound_process;
+    rz_topo_target_t target;
+    rz_topo_resolved_t res;
+    hwloc_topology_t topo;
+    hwloc_cpuset_t cur;
+    char cur_list[RZ_TOPO_DESC_MAX - 64];
+    rz_status_t status;
+    int index, external;
+
+    /* Validate before anything can be logged or bound. */
+    if (desc == NULL || desc_size == 0 ||
+        rz_topo_plan(policy, local_rank, local_size, 1, 1, &target,
+                     &index) != 0) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    if (strcmp(policy, "none") == 0) {
+        snprintf(desc, desc_size, "not bound: RZ_BIND=none");
+        return RZ_OK;
+    }
+    if (thread && strcmp(policy, "auto") == 0) {
+        snprintf(desc, desc_size, "not bound: the local ranks are threads "
+                 "of one process (RZ_BIND=core or numa binds each rank's "
+                 "thread)");
+        return RZ_OK;
+    }
+
+    /* Serialise process bindings: two communicators created at once by
+     * two threads must not both see "unbound" and both bind. Thread
+     * bindings touch only thread-local state. */
+    if (!thread) {
+        pthread_mutex_lock(&rz_topo_bind_lock);
+    }
+    if ((flags & RZ_TOPO_BIND_ONCE) && earlier[0] != '\0') {
+        snprintf(desc, desc_size, "kept the binding of an earlier "
+                 "communicator: %s", earlier);
+        status = RZ_OK;
+        goto out_unlock;
+    }
+
+    status = rz_topo_load(&topo, RZ_LOG_LEVEL_WARN);
+    if (status != RZ_OK) {
+        RZ_LOG_WARN("not bound: hwloc could not read the topology");
+        goto out_unlock;
+    }
+    if (!hwloc_topology_is_thissystem(topo)) {
+        /* hwloc would accept the call and bind nothing. */
+        snprintf(desc, desc_size, "not bound: the hwloc topology is not "
+                 "this host's (HWLOC_XMLFILE or HWLOC_SYNTHETIC is set)");
+        goto out_destroy;
+    }
+    status = rz_topo_resolve(topo, policy, local_rank, local_size, &res);
+    if (status != RZ_OK) {
+        RZ_LOG_WARN("not bound: hwloc shows no PUs for RZ_BIND=%s, local "
+                    "rank %d of %d", policy, local_rank, local_size);
+        goto out_destroy;
+    }
+    if (res.set == NULL) {
+        /* Only "auto" resolves to no binding, when oversubscribed. */
+        snprintf(desc, desc_size, "not bound: oversubscribed, %d ranks on "
+                 "%d core%s", local_size, res.ncores,
+                 res.ncores == 1 ? "" : "s");
+        goto out_destroy;
+    }
+
+    cur = rz_topo_get_binding(topo, hwflags);
+    if (cur == NULL) {
+        RZ_LOG_WARN("not bound: cannot read the current binding: %m");
+        status = RZ_ERR_IO;
+        goto out_destroy;
+    }
+    hwloc_bitmap_list_snprintf(cur_list, sizeof(cur_list), cur);
+    /* Ours from an earlier call, or the launcher's choice of the very same
+     * PUs, is not a binding to report as replaced. */
+    external = rz_topo_is_bound(topo, cur) && !hwloc_bitmap_isequal(cur,
+                                                                  res.set);
+    if (external && strcmp(policy, "auto") == 0) {
+        snprintf(desc, desc_size, "not bound: kept the existing binding to "
+                 "PUs %s (from the launcher, taskset or numactl; "
+                 "RZ_BIND=core overrides it)", cur_list);
+        goto out_free_cur;
+    }
+    if (hwloc_set_cpubind(topo, res.set, hwflags) != 0) {
+        RZ_LOG_WARN("not bound: binding the %s to %s failed: %m",
+                    thread ? "thread" : "process", res.what);
+        status = RZ_ERR_IO;
+        goto out_free_cur;
+    }
+    snprintf(desc, desc_size, "bound %sto %s%s%s",
+             thread ? "thread " : "", res.what,
+             external ? ", replacing a binding to PUs " : "",
+             external ? cur_list : "");
+    if (flags & RZ_TOPO_BIND_ONCE) {
+        snprintf(earlier, RZ_TOPO_DESC_MAX, "%s", res.what);
+    }
+
+out_free_cur:
+    hwloc_bitmap_free(cur);
+out_destroy:
+    hwloc_topology_destroy(topo);
+out_unlock:
+    if (!thread) {
+        pthread_mutex_unlock(&rz_topo_bind_lock);
+    }
+    return status;
+}
+
+rz_status_t rz_topo_bind_describe(const char *policy, int local_rank,
+                                  int local_size, char *desc,
+                                  size_t desc_size)
+{
+    rz_topo_resolved_t res;
+    hwloc_topology_t topo;
+    rz_status_t status;
+    rz_topo_target_t target;
+    int index;
+
+    if (desc == NULL || desc_size == 0 ||
+        rz_topo_plan(policy, local_rank, local_size, 1, 1, &target,
+                     &index) != 0) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    status = rz_topo_load(&topo, RZ_LOG_LEVEL_DEBUG);
+    if (status != RZ_OK) {
+        return status;
+    }
+    status = rz_topo_resolve(topo, policy, local_rank, local_size, &res);
+    if (status == RZ_OK) {
+        snprintf(desc, desc_size, "%s", res.what);
+    }
+    hwloc_topology_destroy(topo);
+    return status;
+}
+
+rz_status_t rz_topo_bind_print(FILE *out, const char *policy, int local_size)
+{
+    rz_topo_resolved_t res;
+    hwloc_topology_t topo;
+    rz_topo_target_t target;
+    rz_status_t status;
+    hwloc_cpuset_t cur;
+    char cur_list[RZ_TOPO_DESC_MAX];
+    int index;
+
+    if (out == NULL || local_size < 1 ||
+        rz_topo_plan(policy, 0, local_size, 1, 1, &target, &index) != 0) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    status = rz_topo_load(&topo, RZ_LOG_LEVEL_ERROR);
+    if (status != RZ_OK) {
+        return status;
+    }
+    for (int r = 0; r < local_size; r++) {
+        status = rz_topo_resolve(topo, policy, r, local_size, &res);
+        if (status != RZ_OK) {
+            fprintf(out, "  local rank %d: (no PUs found)\n", r);
+            goto out_destroy;
+        }
+        fprintf(out, "  local rank %d: %s\n", r, res.what);
+    }
+    /* rz_info itself runs where the launcher would start a rank: an
+     * inherited binding would be kept. */
+    if (strcmp(policy, "auto") == 0 && hwloc_topology_is_thissystem(topo) &&
+        (cur = rz_topo_get_binding(topo, HWLOC_CPUBIND_PROCESS)) != NULL) {
+        if (rz_topo_is_bound(topo, cur)) {
+            hwloc_bitmap_list_snprintf(cur_list, sizeof(cur_list), cur);
+            fprintf(out, "note: this process is already bound to PUs %s;\n"
+                    "  under 'auto' a rank started the same way keeps such a "
+                    "binding\n", cur_list);
+        }
+        hwloc_bitmap_free(cur);
+    }
+out_destroy:
+    hwloc_topology_destroy(topo);
+    return status;
 }

@@ -9,7 +9,9 @@
 #include "transport/rz_transport.h"
 #include "util/rz_config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,8 @@
 #define RZ_INFO_EXIT_FAILURE 1
 #define RZ_INFO_EXIT_USAGE   2
 
-/* The hypothetical job -T plans a binding for. */
-#define RZ_INFO_PLAN_RANKS   4
+/* Most local ranks -b plans for: far above any core count. */
+#define RZ_INFO_MAX_RANKS    65536
 
 /* Width the help text is wrapped to. */
 #define RZ_INFO_HELP_WIDTH   77
@@ -28,8 +30,9 @@ enum {
     RZ_INFO_SECTION_VERSION    = 1u << 0,
     RZ_INFO_SECTION_TRANSPORTS = 1u << 1,
     RZ_INFO_SECTION_TOPOLOGY   = 1u << 2,
-    RZ_INFO_SECTION_CONFIG     = 1u << 3,
-    RZ_INFO_SECTION_ALL        = (1u << 4) - 1
+    RZ_INFO_SECTION_BIND       = 1u << 3,
+    RZ_INFO_SECTION_CONFIG     = 1u << 4,
+    RZ_INFO_SECTION_ALL        = (1u << 5) - 1
 };
 
 static const char *rz_info_prog = "rz_info";
@@ -66,23 +69,25 @@ static void rz_info_help(FILE *out)
 {
     fprintf(out,
 "NAME\n"
-"    %s - show ringzip's version, UCX transports, host topology and\n"
-"    configuration\n"
+"    %s - show ringzip's version, UCX transports, host topology, rank\n"
+"    binding and configuration\n"
 "\n"
 "SYNOPSIS\n"
-"    %s [-a] [-v] [-t] [-T] [-c]\n"
+"    %s [-a] [-v] [-t] [-T] [-b] [-n N] [-c]\n"
 "    %s -h\n"
 "\n"
 "DESCRIPTION\n"
 "    %s reports what the ringzip library sees on this host: the library\n"
 "    version, every transport and device UCX can open, the processor and\n"
-"    memory topology found by hwloc, and the value of every RZ_* environment\n"
-"    variable. Run it on a node where a job misbehaves, with the job's\n"
-"    environment, to see what the library will pick up.\n"
+"    memory topology found by hwloc, where the ranks of a job would be\n"
+"    bound, and the value of every RZ_* environment variable. Run it on a\n"
+"    node where a job misbehaves, with the job's environment, to see what\n"
+"    the library will pick up.\n"
 "\n"
 "    With no option it prints everything, as -a does. Options combine; the\n"
 "    sections always come in the order version, transports, topology,\n"
-"    configuration, each under a heading line that starts with '#'.\n"
+"    binding, configuration, each under a heading line that starts with\n"
+"    '#'.\n"
 "\n"
 "OPTIONS\n"
 "    -a, --all\n"
@@ -101,11 +106,22 @@ static void rz_info_help(FILE *out)
 "    -T, --topology\n"
 "        Print the number of packages, NUMA nodes, cores and hardware\n"
 "        threads (PUs), the L3 cache, the PUs of each NUMA node, and the PUs\n"
-"        this process is bound to. Then show where the 'auto' binding policy\n"
-"        would place local ranks 0 to %d of a %d-rank job on this host\n"
-"        (one core per rank while ranks do not outnumber cores, no binding\n"
-"        otherwise), and, when RZ_LOCAL_RANK and RZ_LOCAL_SIZE are set, where\n"
-"        it would place this process. Nothing is bound.\n"
+"        this process is bound to.\n"
+"\n"
+"    -b, --bind\n"
+"        Print where the binding policy in effect (RZ_BIND, default auto)\n"
+"        would place each of N ranks on this host (see -n), one line per\n"
+"        local rank: 'local rank R: core C (PUs L)', 'numa M (PUs L)' or\n"
+"        'none (why)', where L lists the operating system's CPU numbers as\n"
+"        taskset -c takes them. Under auto, a note follows when this\n"
+"        process is itself bound to a subset of the allowed PUs: ranks\n"
+"        started the same way keep such a binding. When RZ_LOCAL_RANK and\n"
+"        RZ_LOCAL_SIZE are set, a last line shows where that rank would go.\n"
+"        Nothing is bound.\n"
+"\n"
+"    -n, --ranks=N, --np=N\n"
+"        The number of ranks on this host that -b plans for, 1 to %d.\n"
+"        Default: the number of cores. Implies -b.\n"
 "\n"
 "    -c, --config\n"
 "        Print every RZ_* variable as a commented block (help text, syntax\n"
@@ -120,7 +136,7 @@ static void rz_info_help(FILE *out)
 "    one knows draws a warning that names the closest known one.\n"
 "\n",
             rz_info_prog, rz_info_prog, rz_info_prog, rz_info_prog,
-            RZ_INFO_PLAN_RANKS - 1, RZ_INFO_PLAN_RANKS);
+            RZ_INFO_MAX_RANKS);
 
     /* Generated from the table so the help cannot drift from the parser. */
     for (size_t i = 0; i < rz_config_table_size; i++) {
@@ -147,7 +163,8 @@ static void rz_info_help(FILE *out)
 "    0   Success.\n"
 "    1   A section could not be produced in full: the topology could not be\n"
 "        read, or an RZ_* variable has a malformed value.\n"
-"    2   Bad usage: an unknown option or an unexpected argument.\n"
+"    2   Bad usage: an unknown option, a bad -n value or an unexpected\n"
+"        argument.\n"
 "\n"
 "EXAMPLES\n"
 "    %s\n"
@@ -159,12 +176,19 @@ static void rz_info_help(FILE *out)
 "    %s -c | grep '^RZ_'\n"
 "        Just the values in effect, one NAME=value per line.\n"
 "\n"
-"    RZ_LOCAL_RANK=1 RZ_LOCAL_SIZE=2 %s -T\n"
+"    %s -b -n 8\n"
+"        Where eight ranks on this host would be bound.\n"
+"\n"
+"    RZ_BIND=numa %s -b\n"
+"        Where one rank per core would go under the numa policy.\n"
+"\n"
+"    RZ_LOCAL_RANK=1 RZ_LOCAL_SIZE=2 %s -b\n"
 "        Where the second of two ranks on this host would be bound.\n"
 "\n"
 "SEE ALSO\n"
 "    rzrun(1), ucx_info(1), lstopo(1)\n",
-            rz_info_prog, rz_info_prog, rz_info_prog, rz_info_prog);
+            rz_info_prog, rz_info_prog, rz_info_prog, rz_info_prog,
+            rz_info_prog, rz_info_prog);
 }
 
 static void rz_info_usage_error(const char *fmt, const char *arg)
@@ -194,10 +218,20 @@ static int rz_info_transports(void)
     return RZ_INFO_EXIT_OK;
 }
 
-static void rz_info_plan_local(const rz_config_t *cfg,
-                               const rz_topo_summary_t *s)
+static int rz_info_topology(void)
 {
-    char desc[128];
+    rz_topo_summary_t s;
+
+    printf("# Topology\n");
+    rz_topo_print(stdout);
+    return rz_topo_summary(&s) == RZ_OK ? RZ_INFO_EXIT_OK
+                                        : RZ_INFO_EXIT_FAILURE;
+}
+
+/* Where RZ_LOCAL_RANK of RZ_LOCAL_SIZE would go, when both are set. */
+static void rz_info_bind_local(const rz_config_t *cfg)
+{
+    char desc[RZ_TOPO_DESC_MAX];
 
     if (cfg->local_rank < 0 && cfg->local_size < 0) {
         return;
@@ -207,8 +241,9 @@ static void rz_info_plan_local(const rz_config_t *cfg,
                "set for a plan\n");
         return;
     }
-    if (rz_topo_bind_plan("auto", (int)cfg->local_rank, (int)cfg->local_size,
-                          s->cores, s->numa_nodes, desc, sizeof(desc)) != 0) {
+    if (rz_topo_bind_describe(cfg->bind, (int)cfg->local_rank,
+                              (int)cfg->local_size, desc,
+                              sizeof(desc)) != RZ_OK) {
         printf("this process (RZ_LOCAL_RANK=%ld, RZ_LOCAL_SIZE=%ld): no plan, "
                "the local rank must be below the local size\n",
                cfg->local_rank, cfg->local_size);
@@ -218,29 +253,35 @@ static void rz_info_plan_local(const rz_config_t *cfg,
            cfg->local_rank, cfg->local_size, desc);
 }
 
-static int rz_info_topology(const rz_config_t *cfg)
+static int rz_info_bind(const rz_config_t *cfg, int nranks)
 {
-    rz_topo_summary_t s;
-    char desc[128];
-
-    printf("# Topology\n");
-    rz_topo_print(stdout);
-    if (rz_topo_summary(&s) != RZ_OK) {
+    if (nranks <= 0) {
+        nranks = rz_topo_ncores();
+    }
+    printf("# Binding (RZ_BIND=%s) of %d local rank%s\n", cfg->bind, nranks,
+           nranks == 1 ? "" : "s");
+    if (rz_topo_bind_print(stdout, cfg->bind, nranks) != RZ_OK) {
         printf("(no binding plan without a topology)\n");
         return RZ_INFO_EXIT_FAILURE;
     }
-
-    printf("binding plan 'auto' for a %d-rank job on this host:\n",
-           RZ_INFO_PLAN_RANKS);
-    for (int r = 0; r < RZ_INFO_PLAN_RANKS; r++) {
-        if (rz_topo_bind_plan("auto", r, RZ_INFO_PLAN_RANKS, s.cores,
-                              s.numa_nodes, desc, sizeof(desc)) != 0) {
-            snprintf(desc, sizeof(desc), "(no plan)");
-        }
-        printf("  local rank %d: %s\n", r, desc);
-    }
-    rz_info_plan_local(cfg, &s);
+    rz_info_bind_local(cfg);
     return RZ_INFO_EXIT_OK;
+}
+
+/* -n's argument: a whole number in [1, RZ_INFO_MAX_RANKS]. */
+static int rz_info_parse_ranks(const char *arg, int *nranks_p)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < 1 ||
+        v > RZ_INFO_MAX_RANKS) {
+        return -1;
+    }
+    *nranks_p = (int)v;
+    return 0;
 }
 
 static int rz_info_config(const rz_config_t *cfg)
@@ -259,13 +300,16 @@ int main(int argc, char **argv)
         {"version",    no_argument, NULL, 'v'},
         {"transports", no_argument, NULL, 't'},
         {"topology",   no_argument, NULL, 'T'},
+        {"bind",       no_argument, NULL, 'b'},
+        {"ranks",      required_argument, NULL, 'n'},
+        {"np",         required_argument, NULL, 'n'},
         {"config",     no_argument, NULL, 'c'},
         {"help",       no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
     };
     const rz_config_t *cfg;
     unsigned sections = 0;
-    int help = 0, rc = RZ_INFO_EXIT_OK, printed = 0, opt;
+    int help = 0, rc = RZ_INFO_EXIT_OK, printed = 0, nranks = 0, opt;
 
     if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
         char *slash = strrchr(argv[0], '/');
@@ -276,7 +320,8 @@ int main(int argc, char **argv)
         rz_info_prog = argv[0];
     }
 
-    while ((opt = getopt_long(argc, argv, "avtTch", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "avtTbn:ch", long_opts, NULL)) !=
+           -1) {
         switch (opt) {
         case 'a':
             sections |= RZ_INFO_SECTION_ALL;
@@ -289,6 +334,16 @@ int main(int argc, char **argv)
             break;
         case 'T':
             sections |= RZ_INFO_SECTION_TOPOLOGY;
+            break;
+        case 'b':
+            sections |= RZ_INFO_SECTION_BIND;
+            break;
+        case 'n':
+            if (rz_info_parse_ranks(optarg, &nranks) != 0) {
+                rz_info_usage_error("invalid number of ranks '%s'", optarg);
+                return RZ_INFO_EXIT_USAGE;
+            }
+            sections |= RZ_INFO_SECTION_BIND;
             break;
         case 'c':
             sections |= RZ_INFO_SECTION_CONFIG;
@@ -336,7 +391,8 @@ int main(int argc, char **argv)
 
     RZ_INFO_SECTION(RZ_INFO_SECTION_VERSION, rz_info_version());
     RZ_INFO_SECTION(RZ_INFO_SECTION_TRANSPORTS, rz_info_transports());
-    RZ_INFO_SECTION(RZ_INFO_SECTION_TOPOLOGY, rz_info_topology(cfg));
+    RZ_INFO_SECTION(RZ_INFO_SECTION_TOPOLOGY, rz_info_topology());
+    RZ_INFO_SECTION(RZ_INFO_SECTION_BIND, rz_info_bind(cfg, nranks));
     RZ_INFO_SECTION(RZ_INFO_SECTION_CONFIG, rz_info_config(cfg));
 
 #undef RZ_INFO_SECTION

@@ -4,12 +4,17 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucp/api/ucp.h>
+#include <unistd.h>
 
 /* How long a graceful close may flush before we force it. */
 #define RZ_TP_CLOSE_FLUSH_MS 2000
+/* How often rz_tp_peer_status looks for local peers that have exited. */
+#define RZ_TP_LIVENESS_MS    10
 
 struct rz_tp {
     ucp_context_h   context;
@@ -22,6 +27,11 @@ struct rz_tp {
     ucp_ep_h       *eps;
     rz_status_t    *peer_status;
     struct rz_tp_ep_arg *ep_args;  /* error-handler arguments, per peer */
+    int            *pidfds;        /* local peers' pidfds, -1 when none */
+    int            *pids;          /* local peers' pids, 0 when unknown */
+    struct pollfd  *pfds;          /* event fd + pidfds, for rz_tp_block */
+    int             npfds;
+    uint64_t        next_liveness_ms;
 };
 
 typedef struct rz_tp_ep_arg {
@@ -146,32 +156,109 @@ static void rz_tp_ep_close(rz_tp_t *tp, ucp_ep_h ep, int force,
     ucp_request_free(req);
 }
 
+static int rz_tp_pidfd_open(int pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* A local peer has exited: mark it so its operations fail now. */
+static void rz_tp_peer_exited(rz_tp_t *tp, int r)
+{
+    if (tp->peer_status[r] == RZ_OK) {
+        RZ_LOG_DEBUG("rank %d (pid %d) has exited", r, tp->pids[r]);
+        tp->peer_status[r] = RZ_ERR_PEER_FAILURE;
+    }
+}
+
+static void rz_tp_check_liveness(rz_tp_t *tp)
+{
+    uint64_t now = rz_time_ms();
+
+    if (tp->pids == NULL || now < tp->next_liveness_ms) {
+        return;
+    }
+    tp->next_liveness_ms = now + RZ_TP_LIVENESS_MS;
+    for (int r = 0; r < tp->nranks; r++) {
+        if (tp->pids[r] == 0 || tp->peer_status[r] != RZ_OK) {
+            continue;
+        }
+        if (tp->pidfds[r] >= 0) {
+            struct pollfd pfd = {.fd = tp->pidfds[r], .events = POLLIN};
+            if (poll(&pfd, 1, 0) > 0) {
+                rz_tp_peer_exited(tp, r);
+            }
+        } else if (kill(tp->pids[r], 0) != 0 && errno == ESRCH) {
+            rz_tp_peer_exited(tp, r);
+        }
+    }
+}
+
 rz_status_t rz_tp_connect(rz_tp_t *tp, int nranks, int my_rank,
                           const void *table, size_t stride,
-                          const uint32_t *lens)
+                          const uint32_t *lens, const rz_tp_peer_info_t *info)
 {
     (void)lens;
     tp->eps = calloc((size_t)nranks, sizeof(*tp->eps));
     tp->peer_status = calloc((size_t)nranks, sizeof(*tp->peer_status));
     tp->ep_args = calloc((size_t)nranks, sizeof(*tp->ep_args));
-    if (tp->eps == NULL || tp->peer_status == NULL || tp->ep_args == NULL) {
+    tp->pidfds = malloc((size_t)nranks * sizeof(*tp->pidfds));
+    tp->pids = calloc((size_t)nranks, sizeof(*tp->pids));
+    tp->pfds = calloc((size_t)nranks + 1, sizeof(*tp->pfds));
+    if (tp->eps == NULL || tp->peer_status == NULL || tp->ep_args == NULL ||
+        tp->pidfds == NULL || tp->pids == NULL || tp->pfds == NULL) {
         return RZ_ERR_NO_MEMORY;
     }
     tp->nranks = nranks;
     tp->my_rank = my_rank;
     for (int r = 0; r < nranks; r++) {
+        tp->pidfds[r] = -1;
+    }
+    tp->pfds[tp->npfds++] = (struct pollfd){.fd = tp->efd, .events = POLLIN};
+    for (int r = 0; r < nranks; r++) {
+        int local = (info != NULL) && info[r].local;
+        if (local && r != my_rank && info[r].pid > 0) {
+            tp->pids[r] = info[r].pid;
+            tp->pidfds[r] = rz_tp_pidfd_open(info[r].pid);
+            /* A peer that has already exited (it may have finished
+             * and left a notice for us) is noticed by the kill(2)
+             * fallback on first use. */
+            if (tp->pidfds[r] >= 0) {
+                tp->pfds[tp->npfds++] = (struct pollfd){.fd = tp->pidfds[r],
+                                                        .events = POLLIN};
+            }
+        }
         tp->ep_args[r].tp = tp;
         tp->ep_args[r].peer = r;
         ucp_ep_params_t ep_params = {
             .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS |
-                          UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
-                          UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                          UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
             .address = (const ucp_address_t *)((const char *)table +
                                                (size_t)r * stride),
-            .err_mode = UCP_ERR_HANDLING_MODE_PEER,
-            .err_handler = {.cb = rz_tp_ep_error, .arg = &tp->ep_args[r]},
+            .err_mode = local ? UCP_ERR_HANDLING_MODE_NONE
+                              : UCP_ERR_HANDLING_MODE_PEER,
         };
+        if (!local) {
+            ep_params.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
+            ep_params.err_handler.cb = rz_tp_ep_error;
+            ep_params.err_handler.arg = &tp->ep_args[r];
+        }
         ucs_status_t st = ucp_ep_create(tp->worker, &ep_params, &tp->eps[r]);
+        if (st != UCS_OK && local && st != UCS_ERR_NO_MEMORY) {
+            /* Shared memory connects at once: a peer that has already
+             * failed and destroyed its worker is gone. Its abort notice
+             * may still be waiting for us, so this is not fatal here. */
+            RZ_LOG_DEBUG("cannot connect to local rank %d: %s", r,
+                         ucs_status_string(st));
+            tp->eps[r] = NULL;
+            tp->peer_status[r] = RZ_ERR_PEER_FAILURE;
+            continue;
+        }
         if (st != UCS_OK) {
             RZ_LOG_ERROR("cannot create an endpoint to rank %d: %s", r,
                          ucs_status_string(st));
@@ -300,7 +387,9 @@ int rz_tp_progress(rz_tp_t *tp)
 
 void rz_tp_block(rz_tp_t *tp, int timeout_ms)
 {
-    struct pollfd pfd = {.fd = tp->efd, .events = POLLIN};
+    struct pollfd one = {.fd = tp->efd, .events = POLLIN};
+    struct pollfd *pfds = (tp->npfds > 0) ? tp->pfds : &one;
+    int npfds = (tp->npfds > 0) ? tp->npfds : 1;
     ucs_status_t st = ucp_worker_arm(tp->worker);
 
     if (st == UCS_ERR_BUSY) {
@@ -311,8 +400,17 @@ void rz_tp_block(rz_tp_t *tp, int timeout_ms)
         poll(NULL, 0, RZ_MIN(timeout_ms, 1));
         return;
     }
-    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR) {
+    int n = poll(pfds, (nfds_t)npfds, timeout_ms);
+    if (n < 0 && errno != EINTR) {
         RZ_LOG_DEBUG("poll(UCX event fd): %m");
+    }
+    /* A local peer's pidfd fired: it has exited (checked right away). */
+    for (int i = 1; n > 0 && i < npfds; i++) {
+        if (pfds[i].revents != 0) {
+            tp->next_liveness_ms = 0;
+            rz_tp_check_liveness(tp);
+            break;
+        }
     }
 }
 
@@ -332,7 +430,11 @@ int rz_tp_probe(rz_tp_t *tp, uint64_t tag, uint64_t mask, uint64_t *tag_p,
 
 rz_status_t rz_tp_peer_status(rz_tp_t *tp, int peer)
 {
-    return (tp->peer_status != NULL) ? tp->peer_status[peer] : RZ_OK;
+    if (tp->peer_status == NULL) {
+        return RZ_OK;
+    }
+    rz_tp_check_liveness(tp);
+    return tp->peer_status[peer];
 }
 
 void rz_tp_destroy(rz_tp_t *tp, int force)
@@ -353,8 +455,16 @@ void rz_tp_destroy(rz_tp_t *tp, int force)
     }
     ucp_worker_destroy(tp->worker);
     ucp_cleanup(tp->context);
+    for (int r = 0; tp->pidfds != NULL && r < tp->nranks; r++) {
+        if (tp->pidfds[r] >= 0) {
+            close(tp->pidfds[r]);
+        }
+    }
     free(tp->eps);
     free(tp->peer_status);
     free(tp->ep_args);
+    free(tp->pidfds);
+    free(tp->pids);
+    free(tp->pfds);
     free(tp);
 }

@@ -27,11 +27,23 @@ typedef struct {
 rz_status_t rz_tp_create(rz_tp_t **tp_p);
 /* This worker's address, valid until rz_tp_destroy(). */
 void rz_tp_address(rz_tp_t *tp, const void **addr_p, size_t *len_p);
-/* Create endpoints to every rank from the address table (stride bytes per
- * rank, true lengths in @lens). */
+/* What the layer above knows about a peer before connecting to it. */
+typedef struct {
+    int local; /* same host and kernel: shared memory and CMA may be used */
+    int pid;   /* its pid in our pid namespace, or 0 when not comparable */
+} rz_tp_peer_info_t;
+
+/*
+ * Create endpoints to every rank from the address table (stride bytes per
+ * rank, true lengths in @lens). Remote peers get UCX peer-failure handling
+ * (keepalive, error callbacks). Local peers (@info[r].local) do not: in UCX
+ * that mode excludes the shared-memory and CMA transports and would send
+ * every byte through TCP loopback. Their death is detected instead through
+ * a pidfd on @info[r].pid. @info may be NULL (all remote).
+ */
 rz_status_t rz_tp_connect(rz_tp_t *tp, int nranks, int my_rank,
                           const void *table, size_t stride,
-                          const uint32_t *lens);
+                          const uint32_t *lens, const rz_tp_peer_info_t *info);
 
 rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
                         size_t len, rz_tp_op_t *op);
@@ -55,7 +67,8 @@ void rz_tp_block(rz_tp_t *tp, int timeout_ms);
  * length without consuming it. */
 int rz_tp_probe(rz_tp_t *tp, uint64_t tag, uint64_t mask, uint64_t *tag_p,
                 size_t *len_p);
-/* RZ_OK or the failure recorded for the connection to @peer. */
+/* RZ_OK or the failure recorded for the connection to @peer. Also notices
+ * the exit of local peers (at most every few milliseconds). */
 rz_status_t rz_tp_peer_status(rz_tp_t *tp, int peer);
 
 /* Close endpoints (flushing for a short while unless @force), free all. */

@@ -13,6 +13,10 @@ static const rz_config_long_range_t rz_range_ms    = {1, 86400000L};
 static const rz_config_long_range_t rz_range_spin  = {0, 10000000L};
 static const rz_config_long_range_t rz_range_rank  = {-1, (1L << 20) - 1};
 static const rz_config_long_range_t rz_range_size  = {-1, 1L << 20};
+static const rz_config_long_range_t rz_range_segment = {1024, 1L << 30};
+static const char *const rz_allreduce_algos[] = {"auto", "ring", "rd", NULL};
+static const char *const rz_bind_policies[] = {"auto", "none", "core",
+                                               "numa", NULL};
 
 #define RZ_CFG_FIELD(f) offsetof(rz_config_t, f)
 
@@ -33,14 +37,43 @@ const rz_config_entry_t rz_config_table[] = {
      "to join.",
      RZ_CFG_FIELD(bootstrap_timeout_ms), rz_config_parse_long, &rz_range_ms,
      "<ms>"},
-    {"RZ_SPIN_US", "50",
+    {"RZ_SPIN_US", "auto",
      "Microseconds a wait polls the transport before it blocks on the UCX "
-     "event descriptor. Lower it when ranks outnumber cores.",
-     RZ_CFG_FIELD(spin_us), rz_config_parse_long, &rz_range_spin, "<us>"},
+     "event descriptor. auto is 100 while the ranks on a host do not "
+     "outnumber its cores, and 0 when they do (blocking at once hands "
+     "the core to the rank that has work).",
+     RZ_CFG_FIELD(spin_us), rz_config_parse_long_auto, &rz_range_spin,
+     "auto|<us>"},
+    {"RZ_ALLREDUCE_ALGO", "auto",
+     "Allreduce algorithm: rd (recursive doubling: log2(n) rounds moving "
+     "the whole vector, lowest latency), ring (reduce-scatter + allgather "
+     "in 2(n-1) pipelined rounds of 1/n of the vector, least traffic), or "
+     "auto: rd up to a size that depends on the rank count (see "
+     "docs/PERFORMANCE.md), ring above.",
+     RZ_CFG_FIELD(allreduce_algo), rz_config_parse_choice, rz_allreduce_algos,
+     "auto|ring|rd"},
+    {"RZ_RING_SEGMENT", "262144",
+     "Bytes per message of the pipelined ring: each ring chunk is sent in "
+     "segments of about this size, so that receiving one overlaps reducing "
+     "the previous one and the scratch space stays in cache.",
+     RZ_CFG_FIELD(ring_segment), rz_config_parse_long, &rz_range_segment,
+     "<bytes>"},
     {"RZ_BOOTSTRAP_ADDR", "",
      "Address the bootstrap root of rz_get_unique_id() listens on; empty "
      "means the first non-loopback IPv4 address, else 127.0.0.1.",
      RZ_CFG_FIELD(bootstrap_addr), rz_config_parse_string, NULL, "<ipv4>"},
+    {"RZ_BIND", "auto",
+     "Where each rank's process runs, chosen by its index among the ranks "
+     "on its host (local rank): core binds it to the hardware threads of "
+     "one core (local rank modulo the cores), numa to those of one NUMA "
+     "node, none leaves placement to the OS. auto is core while the ranks "
+     "on the host do not outnumber its cores, none otherwise, and keeps a "
+     "binding the launcher already made (mpirun --bind-to, srun "
+     "--cpu-bind, taskset); core and numa replace it. Ranks run as threads "
+     "of one process are bound per thread, and only by core or numa. rz_info "
+     "-b shows the placement.",
+     RZ_CFG_FIELD(bind), rz_config_parse_choice, rz_bind_policies,
+     "auto|none|core|numa"},
     {"RZ_RANK", "-1",
      "This process's rank, for rz_comm_init_env() (set by rzrun).",
      RZ_CFG_FIELD(rank), rz_config_parse_long, &rz_range_rank, "<int>"},
@@ -96,6 +129,25 @@ int rz_config_parse_log_level(const char *value, void *field, const void *arg)
 {
     (void)arg;
     return rz_log_level_parse(value, (rz_log_level_t *)field);
+}
+
+int rz_config_parse_long_auto(const char *value, void *field, const void *arg)
+{
+    if (strcmp(value, "auto") == 0) {
+        *(long *)field = -1;
+        return 0;
+    }
+    return rz_config_parse_long(value, field, arg);
+}
+
+int rz_config_parse_choice(const char *value, void *field, const void *arg)
+{
+    for (const char *const *c = arg; c != NULL && *c != NULL; c++) {
+        if (strcmp(value, *c) == 0) {
+            return rz_config_parse_string(value, field, NULL);
+        }
+    }
+    return -1;
 }
 
 static const rz_config_entry_t *rz_config_find(const char *name, size_t len)

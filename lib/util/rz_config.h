@@ -18,8 +18,11 @@ typedef struct {
     char           log_file[RZ_CONFIG_STR_MAX];
     long           timeout_ms;
     long           bootstrap_timeout_ms;
-    long           spin_us;
+    long           spin_us;       /* -1: auto */
+    char           allreduce_algo[RZ_CONFIG_STR_MAX]; /* auto, ring, rd */
+    long           ring_segment;  /* bytes per pipelined ring message */
     char           bootstrap_addr[RZ_CONFIG_STR_MAX];
+    char           bind[RZ_CONFIG_STR_MAX]; /* auto, none, core, numa */
     /* Job description, normally exported by rzrun. */
     long           rank;
     long           size;
@@ -68,5 +71,10 @@ typedef struct { long min, max; } rz_config_long_range_t;
 int rz_config_parse_long(const char *value, void *field, const void *arg);
 int rz_config_parse_string(const char *value, void *field, const void *arg);
 int rz_config_parse_log_level(const char *value, void *field, const void *arg);
+/* One of a NULL-terminated list of words (@arg, const char *const *),
+ * stored as a string field. */
+int rz_config_parse_choice(const char *value, void *field, const void *arg);
+/* "auto" (stored as -1) or an integer within the range @arg. */
+int rz_config_parse_long_auto(const char *value, void *field, const void *arg);
 
 #endif

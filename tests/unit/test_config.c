@@ -87,6 +87,23 @@ static void test_values(void)
     char *empty[] = {"RZ_SPIN_US=", NULL};
     CHECK(rz_config_parse(&cfg, empty) == RZ_ERR_INVALID_PARAM,
           "empty integer rejected");
+    char *spin_auto[] = {"RZ_SPIN_US=auto", NULL};
+    CHECK(rz_config_parse(&cfg, spin_auto) == RZ_OK && cfg.spin_us == -1,
+          "RZ_SPIN_US=auto is stored as -1");
+    char *spin_neg[] = {"RZ_SPIN_US=-1", NULL};
+    CHECK(rz_config_parse(&cfg, spin_neg) == RZ_ERR_INVALID_PARAM,
+          "negative spin rejected (auto is spelled out)");
+    char *algo[] = {"RZ_ALLREDUCE_ALGO=rd", "RZ_RING_SEGMENT=65536", NULL};
+    CHECK(rz_config_parse(&cfg, algo) == RZ_OK &&
+          strcmp(cfg.allreduce_algo, "rd") == 0 && cfg.ring_segment == 65536,
+          "algorithm and segment size");
+    char *bad_algo[] = {"RZ_ALLREDUCE_ALGO=tree", NULL};
+    CHECK(rz_config_parse(&cfg, bad_algo) == RZ_ERR_INVALID_PARAM &&
+          strcmp(cfg.allreduce_algo, "auto") == 0,
+          "unknown algorithm rejected, default kept");
+    char *bad_seg[] = {"RZ_RING_SEGMENT=100", NULL};
+    CHECK(rz_config_parse(&cfg, bad_seg) == RZ_ERR_INVALID_PARAM,
+          "segment below 1 KiB rejected");
     char *lvl[] = {"RZ_LOG_LEVEL=loud", NULL};
     CHECK(rz_config_parse(&cfg, lvl) == RZ_ERR_INVALID_PARAM,
           "unknown level rejected");
