@@ -49,8 +49,8 @@ size_t rz_allreduce_rd_max_bytes(int nranks, int oversubscribed)
     /* Measured on a 2-core host (docs/PERFORMANCE.md): with a core per
      * rank the ring's 2(K-1) rounds cost less than log2(K) rounds of the
      * whole vector from about 16 KiB; with more ranks than cores every
-     * round costs context switches, and fewer rounds win up to ~1 MiB. */
-    return oversubscribed ? 512 * 1024 : 16 * 1024;
+     * round costs context switches, and fewer rounds win up to ~256 KiB. */
+    return oversubscribed ? 256 * 1024 : 16 * 1024;
 }
 
 rz_status_t rz_allreduce_rd_progress(rz_request_t *req)

@@ -72,26 +72,11 @@ static rz_status_t rz_coll_check_dtype_op(rz_dtype_t dtype, rz_op_t op,
     return status;
 }
 
-static rz_status_t rz_coll_alloc_tmp(rz_request_t *req, size_t bytes)
-{
-    if (bytes == 0) {
-        return RZ_OK;
-    }
-    req->tmp = malloc(bytes);
-    if (req->tmp == NULL) {
-        RZ_LOG_ERROR("out of memory for %zu bytes of scratch", bytes);
-        return RZ_ERR_NO_MEMORY;
-    }
-    req->tmp_size = bytes;
-    return RZ_OK;
-}
-
 static rz_status_t rz_coll_launch(rz_request_t *req, rz_request_h *req_p,
                                   rz_status_t status)
 {
     if (status != RZ_OK) {
-        free(req->tmp);
-        free(req);
+        rz_request_discard(req);
         return status;
     }
     return rz_request_start(req, req_p);
@@ -136,7 +121,7 @@ static rz_status_t rz_coll_setup(struct rz_comm *comm, rz_coll_type_t type,
     req->op = op;
     req->root = root;
     req->nseg = nseg;
-    status = rz_coll_alloc_tmp(req, count > 0 ? tmp_bytes : 0);
+    status = rz_request_alloc_tmp(req, count > 0 ? tmp_bytes : 0);
     return rz_coll_launch(req, req_p, status);
 out:
     return status;

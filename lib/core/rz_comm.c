@@ -139,6 +139,7 @@ static void rz_comm_tune(struct rz_comm *comm, const rz_config_t *cfg,
                          : strcmp(cfg->allreduce_algo, "rd") == 0   ? RZ_ALGO_RD
                                                                     : RZ_ALGO_AUTO;
     comm->ring_segment = (size_t)cfg->ring_segment;
+    comm->last_activity_ms = rz_time_ms();
 }
 
 /* Allgather the cards through whichever bootstrap the caller chose. */

@@ -32,6 +32,8 @@
 #define RZ_MAX_RANKS       (1 << 20)
 
 #define RZ_REQ_MAX_OPS 24
+#define RZ_REQ_INLINE_TMP 512   /* bytes of scratch inside each request */
+#define RZ_REQ_CACHE      4     /* completed requests a comm keeps for reuse */
 
 /* RZ_SPIN_US=auto, with a core per rank and oversubscribed (yielding). */
 #define RZ_SPIN_US_DEFAULT        100
@@ -65,9 +67,6 @@ struct rz_request {
     rz_coll_type_t          type;
     uint64_t                tag_base;   /* signature and sequence bits */
     int                     nops;
-    rz_tp_op_t              ops[RZ_REQ_MAX_OPS];
-    size_t                  expect[RZ_REQ_MAX_OPS]; /* bytes per receive */
-    int                     is_recv[RZ_REQ_MAX_OPS];
     /* Arguments. */
     const void             *sbuf;
     void                   *rbuf;
@@ -81,6 +80,12 @@ struct rz_request {
     int                     nseg;       /* ring: segments per chunk */
     void                   *tmp;        /* scratch, freed with the request */
     size_t                  tmp_size;
+    /* Not cleared when a request is reused: written before being read. */
+    rz_tp_op_t              ops[RZ_REQ_MAX_OPS];
+    size_t                  expect[RZ_REQ_MAX_OPS]; /* bytes per receive */
+    int                     is_recv[RZ_REQ_MAX_OPS];
+    /* Scratch of small calls, so that they do not malloc. */
+    _Alignas(64) char       inline_tmp[RZ_REQ_INLINE_TMP];
 };
 
 struct rz_comm {
@@ -95,7 +100,11 @@ struct rz_comm {
     uint32_t       seq;            /* next collective's sequence number */
     rz_request_t  *active;         /* started, not complete */
     rz_request_t  *zombies;        /* complete, UCX still holds an op */
-    uint64_t       last_activity_ms;
+    rz_request_t  *cache;          /* freed requests kept for reuse */
+    int            ncached;
+    uint64_t       activity;       /* bumped on every step of progress */
+    uint64_t       activity_seen;  /* value at the last idle check */
+    uint64_t       last_activity_ms; /* when activity_seen was taken */
     long           timeout_ms;
     long           spin_us;        /* resolved: never -1 (auto) */
     int            yield;          /* sched_yield() while spinning */
@@ -117,6 +126,10 @@ rz_status_t rz_request_create(struct rz_comm *comm, rz_coll_type_t type,
                               uint64_t sig, rz_coll_progress_func_t progress,
                               rz_request_t **req_p);
 rz_status_t rz_request_start(rz_request_t *req, rz_request_h *req_p);
+/* Scratch of @bytes for @req (inline when small); freed with it. */
+rz_status_t rz_request_alloc_tmp(rz_request_t *req, size_t bytes);
+/* Free a request that was created but never started. */
+void rz_request_discard(rz_request_t *req);
 /* Post a send to / receive from @peer for @step of @req. */
 void rz_request_send(rz_request_t *req, int peer, unsigned step,
                      const void *buf, size_t len);

@@ -9,12 +9,16 @@
 #include "util/rz_log.h"
 
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Bound on how long a failed request may take to get its UCX operations
  * back (cancelled receives, force-closed sends). */
 #define RZ_REQ_DRAIN_MS 1000
+/* Idle polls in rz_wait between two readings of the clock. */
+#define RZ_WAIT_POLLS_PER_CLOCK 16
+
 /* How long a rank that lost a connection waits for the notice that may
  * explain it (rz_comm_await_notice). */
 #define RZ_NOTICE_GRACE_MS 100
@@ -34,14 +38,15 @@ static const char *rz_coll_name(rz_coll_type_t type)
 uint64_t rz_coll_signature(rz_coll_type_t type, rz_dtype_t dtype, rz_op_t op,
                            size_t count, int root, uint64_t variant)
 {
-    /* FNV-1a over the arguments every rank must agree on. */
-    uint64_t h = 0xcbf29ce484222325ull;
+    /* A word-wise multiply-xorshift mix over the arguments every rank must
+     * agree on: deterministic, and cheap enough for every call. */
     uint64_t v[6] = {(uint64_t)type, (uint64_t)dtype, (uint64_t)op,
                      (uint64_t)count, (uint64_t)(int64_t)root, variant};
-    const unsigned char *p = (const unsigned char *)v;
+    uint64_t h = 0x9e3779b97f4a7c15ull;
 
-    for (size_t i = 0; i < sizeof(v); i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < 6; i++) {
+        h = (h ^ v[i]) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
     }
     return (h ^ (h >> 29)) & (RZ_TAG_SIG_MASK >> RZ_TAG_SIG_SHIFT);
 }
@@ -83,12 +88,19 @@ rz_status_t rz_request_create(struct rz_comm *comm, rz_coll_type_t type,
                               uint64_t sig, rz_coll_progress_func_t progress,
                               rz_request_t **req_p)
 {
-    rz_request_t *req = calloc(1, sizeof(*req));
+    rz_request_t *req = comm->cache;
 
-    if (req == NULL) {
-        RZ_LOG_ERROR("out of memory for a %s request", rz_coll_name(type));
-        return RZ_ERR_NO_MEMORY;
+    if (req != NULL) {
+        comm->cache = req->next;
+        comm->ncached--;
+    } else {
+        req = malloc(sizeof(*req));
+        if (req == NULL) {
+            RZ_LOG_ERROR("out of memory for a %s request", rz_coll_name(type));
+            return RZ_ERR_NO_MEMORY;
+        }
     }
+    memset(req, 0, offsetof(rz_request_t, ops));
     req->magic = RZ_REQUEST_MAGIC;
     req->comm = comm;
     req->type = type;
@@ -103,11 +115,48 @@ rz_status_t rz_request_create(struct rz_comm *comm, rz_coll_type_t type,
     return RZ_OK;
 }
 
+rz_status_t rz_request_alloc_tmp(rz_request_t *req, size_t bytes)
+{
+    if (bytes == 0) {
+        return RZ_OK;
+    }
+    req->tmp = (bytes <= sizeof(req->inline_tmp)) ? req->inline_tmp
+                                                  : malloc(bytes);
+    if (req->tmp == NULL) {
+        RZ_LOG_ERROR("out of memory for %zu bytes of scratch", bytes);
+        return RZ_ERR_NO_MEMORY;
+    }
+    req->tmp_size = bytes;
+    return RZ_OK;
+}
+
+/* Free @req, or keep it for the next call of its communicator (@cache). */
+static void rz_request_release_memory(rz_request_t *req, int cache)
+{
+    struct rz_comm *comm = req->comm;
+
+    req->magic = 0;
+    if (req->tmp != req->inline_tmp) {
+        free(req->tmp);
+    }
+    req->tmp = NULL;
+    if (cache && comm->ncached < RZ_REQ_CACHE) {
+        req->next = comm->cache;
+        comm->cache = req;
+        comm->ncached++;
+    } else {
+        free(req);
+    }
+}
+
 static void rz_request_free(rz_request_t *req)
 {
-    req->magic = 0;
-    free(req->tmp);
-    free(req);
+    rz_request_release_memory(req, 1);
+}
+
+void rz_request_discard(rz_request_t *req)
+{
+    rz_request_release_memory(req, 1);
 }
 
 void rz_request_send(rz_request_t *req, int peer, unsigned step,
@@ -345,7 +394,7 @@ int rz_comm_progress(struct rz_comm *comm)
                 break;
             }
             changed = 1;
-            comm->last_activity_ms = rz_time_ms();
+            comm->activity++;
             if (status == RZ_OK) {
                 req->nops = 0;
                 status = req->progress(req);
@@ -376,9 +425,7 @@ rz_status_t rz_request_start(rz_request_t *req, rz_request_h *req_p)
     struct rz_comm *comm = req->comm;
 
     rz_request_list_push(&comm->active, req);
-    if (comm->active->next == NULL) {
-        comm->last_activity_ms = rz_time_ms();
-    }
+    comm->activity++;
     rz_status_t status = req->progress(req);
     if (status != RZ_INPROGRESS) {
         /* Completed locally without communication (np = 1, count 0...). */
@@ -411,6 +458,20 @@ static rz_status_t rz_request_finish(rz_request_h *req_p, rz_request_t *req)
     return status;
 }
 
+/* Milliseconds since the communicator last made progress. Progress only
+ * bumps a counter (no clock in the hot path); the clock is read here, on
+ * the idle path, so the figure lags by at most one idle check. */
+static uint64_t rz_comm_idle_ms(struct rz_comm *comm)
+{
+    uint64_t now = rz_time_ms();
+
+    if (comm->activity != comm->activity_seen) {
+        comm->activity_seen = comm->activity;
+        comm->last_activity_ms = now;
+    }
+    return now - comm->last_activity_ms;
+}
+
 RZ_EXPORT rz_status_t rz_test(rz_request_h *req_p)
 {
     rz_request_t *req;
@@ -423,7 +484,8 @@ RZ_EXPORT rz_status_t rz_test(rz_request_h *req_p)
         rz_comm_progress(req->comm);
     }
     if (req->status == RZ_INPROGRESS) {
-        uint64_t idle = rz_time_ms() - req->comm->last_activity_ms;
+        uint64_t idle = rz_comm_idle_ms(req->comm);
+        rz_tp_check_peers(req->comm->tp);
         if (idle > (uint64_t)req->comm->timeout_ms) {
             RZ_LOG_ERROR("%s: no progress for %lu ms (RZ_TIMEOUT_MS=%ld)",
                          rz_coll_name(req->type), (unsigned long)idle,
@@ -448,23 +510,36 @@ RZ_EXPORT rz_status_t rz_wait(rz_request_h *req_p)
         return status;
     }
     struct rz_comm *comm = req->comm;
-    uint64_t spin_until = rz_time_ns() + (uint64_t)comm->spin_us * 1000;
+    const uint64_t spin_ns = (uint64_t)comm->spin_us * 1000;
+    uint64_t spin_start = 0;
+    unsigned idle_polls = 0;
+
     while (req->status == RZ_INPROGRESS) {
         if (rz_comm_progress(comm)) {
-            spin_until = rz_time_ns() + (uint64_t)comm->spin_us * 1000;
+            idle_polls = 0;
+            spin_start = 0;
             continue;
         }
         if (req->status != RZ_INPROGRESS) {
             continue;
         }
-        if (rz_time_ns() < spin_until) {
+        /* Spin. Reading the clock costs more than a poll here (it is not
+         * always a cheap vDSO call in VMs), so look at it every few polls. */
+        if ((++idle_polls % RZ_WAIT_POLLS_PER_CLOCK) != 0) {
             if (comm->yield) {
                 sched_yield();
             }
             continue;
         }
-        /* Idle: before sleeping, look for the two ways to wait forever. */
-        uint64_t idle = rz_time_ms() - comm->last_activity_ms;
+        uint64_t now = rz_time_ns();
+        if (spin_start == 0) {
+            spin_start = now;
+        }
+        if (now - spin_start < spin_ns) {
+            continue;
+        }
+        /* Idle: before sleeping, look for the ways to wait forever. */
+        uint64_t idle = rz_comm_idle_ms(comm);
         if (idle > (uint64_t)comm->timeout_ms) {
             RZ_LOG_ERROR("%s: no progress for %lu ms (RZ_TIMEOUT_MS=%ld); "
                          "a peer is dead, stuck or not calling it",
@@ -476,6 +551,10 @@ RZ_EXPORT rz_status_t rz_wait(rz_request_h *req_p)
         if (rz_request_probe_mismatch(req) != RZ_OK) {
             rz_comm_fail(comm, RZ_ERR_MISMATCH, 1);
             break;
+        }
+        rz_tp_check_peers(comm->tp);
+        if (rz_comm_progress(comm)) {
+            continue;   /* a dead peer's operations fail right here */
         }
         long left = comm->timeout_ms - (long)idle;
         rz_tp_block(comm->tp, (int)RZ_MIN(left, 100));
@@ -489,6 +568,12 @@ void rz_comm_release_requests(struct rz_comm *comm)
     while (comm->zombies != NULL) {
         rz_request_t *req = comm->zombies;
         rz_request_list_remove(&comm->zombies, req);
-        rz_request_free(req);
+        rz_request_release_memory(req, 0);
     }
+    while (comm->cache != NULL) {
+        rz_request_t *req = comm->cache;
+        comm->cache = req->next;
+        free(req);
+    }
+    comm->ncached = 0;
 }

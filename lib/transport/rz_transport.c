@@ -428,12 +428,18 @@ int rz_tp_probe(rz_tp_t *tp, uint64_t tag, uint64_t mask, uint64_t *tag_p,
     return 1;
 }
 
+void rz_tp_check_peers(rz_tp_t *tp)
+{
+    if (tp->peer_status != NULL) {
+        rz_tp_check_liveness(tp);
+    }
+}
+
 rz_status_t rz_tp_peer_status(rz_tp_t *tp, int peer)
 {
     if (tp->peer_status == NULL) {
         return RZ_OK;
     }
-    rz_tp_check_liveness(tp);
     return tp->peer_status[peer];
 }
 

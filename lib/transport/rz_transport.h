@@ -67,9 +67,11 @@ void rz_tp_block(rz_tp_t *tp, int timeout_ms);
  * length without consuming it. */
 int rz_tp_probe(rz_tp_t *tp, uint64_t tag, uint64_t mask, uint64_t *tag_p,
                 size_t *len_p);
-/* RZ_OK or the failure recorded for the connection to @peer. Also notices
- * the exit of local peers (at most every few milliseconds). */
+/* RZ_OK or the failure recorded for the connection to @peer. */
 rz_status_t rz_tp_peer_status(rz_tp_t *tp, int peer);
+/* Look for local peers that have exited (at most every few milliseconds;
+ * for idle paths, it reads the clock) and mark them failed. */
+void rz_tp_check_peers(rz_tp_t *tp);
 
 /* Close endpoints (flushing for a short while unless @force), free all. */
 void rz_tp_destroy(rz_tp_t *tp, int force);
