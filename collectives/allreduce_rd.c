@@ -46,11 +46,13 @@ static int rz_rd_rank(int nr, int rem)
 size_t rz_allreduce_rd_max_bytes(int nranks, int oversubscribed)
 {
     (void)nranks;
-    /* Measured on a 2-core host (docs/PERFORMANCE.md): with a core per
-     * rank the ring's 2(K-1) rounds cost less than log2(K) rounds of the
-     * whole vector from about 16 KiB; with more ranks than cores every
-     * round costs context switches, and fewer rounds win up to ~256 KiB. */
-    return oversubscribed ? 256 * 1024 : 16 * 1024;
+    /* Measured on a 2-core host (docs/PERFORMANCE.md). Recursive doubling
+     * sends the whole vector each round, so once that is above UCX's
+     * eager limit (8 KiB on shared memory) each round pays a rendezvous
+     * handshake: with a core per rank the ring wins from about 4 KiB. With
+     * more ranks than cores every round also costs context switches, and
+     * fewer rounds win up to about 64 KiB. */
+    return oversubscribed ? 64 * 1024 : 4 * 1024;
 }
 
 rz_status_t rz_allreduce_rd_progress(rz_request_t *req)
