@@ -13,7 +13,7 @@
 
 /* How long a graceful close may flush before we force it. */
 #define RZ_TP_CLOSE_FLUSH_MS 2000
-/* How often rz_tp_peer_status looks for local peers that have exited. */
+/* How often rz_tp_check_peers looks for local peers that have exited. */
 #define RZ_TP_LIVENESS_MS    10
 
 struct rz_tp {
@@ -167,9 +167,13 @@ static int rz_tp_pidfd_open(int pid)
 #endif
 }
 
-/* A local peer has exited: mark it so its operations fail now. */
+/* A local peer has exited: mark it so its operations fail now. It may
+ * have finished normally, leaving eager messages for us in shared memory,
+ * so deliver everything already queued first. */
 static void rz_tp_peer_exited(rz_tp_t *tp, int r)
 {
+    for (int i = 0; i < 1000 && ucp_worker_progress(tp->worker) != 0; i++) {
+    }
     if (tp->peer_status[r] == RZ_OK) {
         RZ_LOG_DEBUG("rank %d (pid %d) has exited", r, tp->pids[r]);
         tp->peer_status[r] = RZ_ERR_PEER_FAILURE;

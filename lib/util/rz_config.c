@@ -40,8 +40,9 @@ const rz_config_entry_t rz_config_table[] = {
     {"RZ_SPIN_US", "auto",
      "Microseconds a wait polls the transport before it blocks on the UCX "
      "event descriptor. auto is 100 while the ranks on a host do not "
-     "outnumber its cores, and 0 when they do (blocking at once hands "
-     "the core to the rank that has work).",
+     "outnumber its cores; when they do it is 300 and the wait calls "
+     "sched_yield() between polls, so the rank it waits for gets the "
+     "core. 0 blocks at once.",
      RZ_CFG_FIELD(spin_us), rz_config_parse_long_auto, &rz_range_spin,
      "auto|<us>"},
     {"RZ_ALLREDUCE_ALGO", "auto",
