@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rz_perf_util.h"
+
 static const char usage[] =
 "NAME\n"
 "    mpi_allreduce_perf - measure MPI_Allreduce bandwidth and latency\n"
@@ -56,20 +58,6 @@ static const char usage[] =
 "    mpirun -np 4 mpi_allreduce_perf -b 8 -e 256M -f 4\n"
 "    mpirun -np 2 --mca pml ob1 --mca btl vader,self mpi_allreduce_perf -I\n";
 
-static size_t parse_size(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    switch (*end) {
-    case 'k': case 'K': v *= 1024.0; break;
-    case 'm': case 'M': v *= 1024.0 * 1024; break;
-    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
-    case '\0': break;
-    default: return 0;
-    }
-    return v < 0 ? 0 : (size_t)v;
-}
-
 /* The same inputs as rz_allreduce_perf's for sum. */
 static float input_value(int rank, size_t i)
 {
@@ -99,8 +87,8 @@ static int parse_args(int argc, char **argv, size_t *minb_p, size_t *maxb_p,
     while ((c = getopt_long(argc, argv, "b:e:f:n:w:d:o:ICh", longopts, NULL))
            != -1) {
         switch (c) {
-        case 'b': *minb_p = parse_size(optarg); break;
-        case 'e': *maxb_p = parse_size(optarg); break;
+        case 'b': *minb_p = rz_perf_parse_size(optarg); break;
+        case 'e': *maxb_p = rz_perf_parse_size(optarg); break;
         case 'f': *factor_p = atof(optarg); break;
         case 'n': *iters_p = atoi(optarg); break;
         case 'w': *warmup_p = atoi(optarg); break;

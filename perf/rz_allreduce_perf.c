@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rz_perf_util.h"
+
 static const char usage[] =
 "NAME\n"
 "    rz_allreduce_perf - measure ringzip allreduce bandwidth and latency\n"
@@ -56,27 +58,6 @@ static const char usage[] =
 "EXAMPLES\n"
 "    rzrun -np 4 rz_allreduce_perf -b 8 -e 256M -f 4\n"
 "    rzrun -np 2 rz_allreduce_perf -d bf16 -o max -I\n";
-
-static size_t parse_size(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    switch (*end) {
-    case 'k': case 'K': v *= 1024.0; break;
-    case 'm': case 'M': v *= 1024.0 * 1024; break;
-    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
-    case '\0': break;
-    default: return 0;
-    }
-    return v < 0 ? 0 : (size_t)v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Small exact integers: all types and ops stay exact and in range. */
 static double input_value(rz_op_t op, int rank, size_t i)
@@ -144,8 +125,8 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "b:e:f:n:w:d:o:ICh", longopts, NULL))
            != -1) {
         switch (c) {
-        case 'b': minb = parse_size(optarg); break;
-        case 'e': maxb = parse_size(optarg); break;
+        case 'b': minb = rz_perf_parse_size(optarg); break;
+        case 'e': maxb = rz_perf_parse_size(optarg); break;
         case 'f': factor = atof(optarg); break;
         case 'n': iters = atoi(optarg); break;
         case 'w': warmup = atoi(optarg); break;
@@ -249,9 +230,9 @@ int main(int argc, char **argv)
                 src = out;
             }
             rz_barrier(comm);
-            double t0 = now_s();
+            double t0 = rz_perf_now_s();
             st = rz_allreduce(src, out, count, dtype, op, comm);
-            double t1 = now_s();
+            double t1 = rz_perf_now_s();
             if (st != RZ_OK) {
                 fprintf(stderr, "rank %d: allreduce of %zu B failed: %s\n",
                         rank, bytes, rz_status_string(st));

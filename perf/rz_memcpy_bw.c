@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rz_perf_util.h"
+
 static const char usage[] =
 "NAME\n"
 "    rz_memcpy_bw - measure single-thread memcpy bandwidth\n"
@@ -38,27 +40,6 @@ static const char usage[] =
 "EXIT STATUS\n"
 "    0 on success; 1 if memory ran out; 2 on bad usage.\n";
 
-static size_t parse_size(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    switch (*end) {
-    case 'k': case 'K': v *= 1024.0; break;
-    case 'm': case 'M': v *= 1024.0 * 1024; break;
-    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
-    case '\0': break;
-    default: return 0;
-    }
-    return v < 0 ? 0 : (size_t)v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -75,7 +56,7 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         } else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
-            size = parse_size(argv[++i]);
+            size = rz_perf_parse_size(argv[++i]);
         } else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
@@ -103,9 +84,9 @@ int main(int argc, char **argv)
     /* The volatile read of the copy keeps the compiler from dropping it. */
     volatile char sink = 0;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = rz_perf_now_s();
         memcpy(dst, src, size);
-        double t1 = now_s();
+        double t1 = rz_perf_now_s();
         sink = (char)(sink + dst[(size_t)r * 4093 % size]);
         bw[r] = (double)size / (t1 - t0) / 1e9;
     }
