@@ -70,21 +70,9 @@ static int parse_args(int argc, char **argv, size_t *minb_p, size_t *maxb_p,
                       double *factor_p, int *iters_p, int *warmup_p,
                       int *inplace_p, int *strict_p)
 {
-    static const struct option longopts[] = {
-        {"minbytes", required_argument, 0, 'b'},
-        {"maxbytes", required_argument, 0, 'e'},
-        {"stepfactor", required_argument, 0, 'f'},
-        {"iters", required_argument, 0, 'n'},
-        {"warmup", required_argument, 0, 'w'},
-        {"datatype", required_argument, 0, 'd'},
-        {"op", required_argument, 0, 'o'},
-        {"inplace", no_argument, 0, 'I'},
-        {"check-only", no_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     int c;
 
-    while ((c = getopt_long(argc, argv, "b:e:f:n:w:d:o:ICh", longopts, NULL))
+    while ((c = getopt_long(argc, argv, "b:e:f:n:w:d:o:ICh", rz_perf_longopts, NULL))
            != -1) {
         switch (c) {
         case 'b': *minb_p = rz_perf_parse_size(optarg); break;

@@ -103,18 +103,6 @@ static void store(rz_dtype_t t, void *buf, size_t i, double v)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"minbytes", required_argument, 0, 'b'},
-        {"maxbytes", required_argument, 0, 'e'},
-        {"stepfactor", required_argument, 0, 'f'},
-        {"iters", required_argument, 0, 'n'},
-        {"warmup", required_argument, 0, 'w'},
-        {"datatype", required_argument, 0, 'd'},
-        {"op", required_argument, 0, 'o'},
-        {"inplace", no_argument, 0, 'I'},
-        {"check-only", no_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
     size_t minb = 8, maxb = 64u << 20;
     double factor = 2;
     int iters = 20, warmup = 5, inplace = 0, strict = 0;
@@ -122,7 +110,7 @@ int main(int argc, char **argv)
     rz_op_t op = RZ_OP_SUM;
     int c;
 
-    while ((c = getopt_long(argc, argv, "b:e:f:n:w:d:o:ICh", longopts, NULL))
+    while ((c = getopt_long(argc, argv, "b:e:f:n:w:d:o:ICh", rz_perf_longopts, NULL))
            != -1) {
         switch (c) {
         case 'b': minb = rz_perf_parse_size(optarg); break;

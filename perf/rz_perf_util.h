@@ -5,6 +5,7 @@
 #ifndef RZ_PERF_UTIL_H
 #define RZ_PERF_UTIL_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,6 +24,21 @@ static inline size_t rz_perf_parse_size(const char *s)
     }
     return v < 0 ? 0 : (size_t)v;
 }
+
+/* The long options of the allreduce benchmarks (rz_allreduce_perf and its
+ * MPI twin take the same command line). */
+__attribute__((unused)) static const struct option rz_perf_longopts[] = {
+    {"minbytes", required_argument, 0, 'b'},
+    {"maxbytes", required_argument, 0, 'e'},
+    {"stepfactor", required_argument, 0, 'f'},
+    {"iters", required_argument, 0, 'n'},
+    {"warmup", required_argument, 0, 'w'},
+    {"datatype", required_argument, 0, 'd'},
+    {"op", required_argument, 0, 'o'},
+    {"inplace", no_argument, 0, 'I'},
+    {"check-only", no_argument, 0, 'C'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
 
 /* Monotonic time in seconds. */
 static inline double rz_perf_now_s(void)
