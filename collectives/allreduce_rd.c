@@ -19,30 +19,6 @@
 
 #include <string.h>
 
-static int rz_rd_pof2(int k)
-{
-    int p = 1;
-    while (p * 2 <= k) {
-        p *= 2;
-    }
-    return p;
-}
-
-static int rz_rd_log2(int p)
-{
-    int l = 0;
-    while ((1 << l) < p) {
-        l++;
-    }
-    return l;
-}
-
-/* The rank of new number @nr. */
-static int rz_rd_rank(int nr, int rem)
-{
-    return nr < rem ? 2 * nr + 1 : nr + rem;
-}
-
 size_t rz_allreduce_rd_max_bytes(int nranks, int oversubscribed)
 {
     (void)nranks;
@@ -58,7 +34,7 @@ size_t rz_allreduce_rd_max_bytes(int nranks, int oversubscribed)
 rz_status_t rz_allreduce_rd_progress(rz_request_t *req)
 {
     const int K = req->comm->nranks, r = req->comm->rank;
-    const int P = rz_rd_pof2(K), rem = K - P, rounds = rz_rd_log2(P);
+    const int P = rz_coll_pof2(K), rem = K - P, rounds = rz_coll_log2(P);
     const size_t bytes = req->count * req->esize;
     const int sits_out = (r < 2 * rem) && (r % 2 == 0);
     const int nr = (r < 2 * rem) ? r / 2 : r - rem;   /* if active */
@@ -104,7 +80,7 @@ rz_status_t rz_allreduce_rd_progress(rz_request_t *req)
         }
     } else if (s <= rounds) {
         if (!sits_out) {
-            int partner = rz_rd_rank(nr ^ (1 << (s - 1)), rem);
+            int partner = rz_coll_fold_rank(nr ^ (1 << (s - 1)), rem);
             const char *mine = (s == 1 && !(r < 2 * rem)) ? src : dst;
             rz_request_recv(req, partner, (unsigned)s, req->tmp, bytes);
             rz_request_send(req, partner, (unsigned)s, mine, bytes);

@@ -132,9 +132,14 @@ int rz_allreduce_choose(const struct rz_comm *comm, size_t bytes)
     if (comm->allreduce_algo != RZ_ALGO_AUTO) {
         return comm->allreduce_algo;
     }
-    return bytes <= rz_allreduce_rd_max_bytes(comm->nranks,
-                                              comm->any_oversubscribed)
-           ? RZ_ALGO_RD : RZ_ALGO_RING;
+    if (bytes <= rz_allreduce_rd_max_bytes(comm->nranks,
+                                           comm->any_oversubscribed)) {
+        return RZ_ALGO_RD;
+    }
+    /* Ranks that share cores pay for every synchronisation step:
+     * Rabenseifner's 2 log2(K) steps beat the ring's 2 (K-1) at every size
+     * measured (docs/PERFORMANCE.md). */
+    return comm->any_oversubscribed ? RZ_ALGO_RH : RZ_ALGO_RING;
 }
 
 RZ_EXPORT rz_status_t rz_iallreduce(const void *sendbuf, void *recvbuf,
@@ -153,17 +158,21 @@ RZ_EXPORT rz_status_t rz_iallreduce(const void *sendbuf, void *recvbuf,
     int algo = rz_allreduce_choose(comm, count * es);
     int nseg = 1;
     size_t tmp_bytes = 0;
+    rz_coll_progress_func_t progress = rz_allreduce_ring_progress;
     if (algo == RZ_ALGO_RD) {
+        progress = rz_allreduce_rd_progress;
         tmp_bytes = comm->nranks > 1 ? count * es : 0;
+    } else if (algo == RZ_ALGO_RH) {
+        progress = rz_allreduce_rh_progress;
+        rz_allreduce_rh_plan(count, es, comm->nranks, comm->ring_segment,
+                             &nseg, &tmp_bytes);
     } else {
         rz_allreduce_ring_plan(count, es, comm->nranks, comm->ring_segment,
                                &nseg, &tmp_bytes);
     }
-    status = rz_coll_setup(comm, RZ_COLL_ALLREDUCE,
-                           algo == RZ_ALGO_RD ? rz_allreduce_rd_progress
-                                              : rz_allreduce_ring_progress,
-                           sendbuf, recvbuf, count, dtype, op, 0, tmp_bytes,
-                           algo, nseg, req_p);
+    status = rz_coll_setup(comm, RZ_COLL_ALLREDUCE, progress, sendbuf,
+                           recvbuf, count, dtype, op, 0, tmp_bytes, algo, nseg,
+                           req_p);
 out:
     return status;
 }

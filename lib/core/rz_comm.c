@@ -137,7 +137,9 @@ static void rz_comm_tune(struct rz_comm *comm, const rz_config_t *cfg,
                  ncores, comm->spin_us, comm->yield ? " yielding" : "");
     comm->allreduce_algo = strcmp(cfg->allreduce_algo, "ring") == 0 ? RZ_ALGO_RING
                          : strcmp(cfg->allreduce_algo, "rd") == 0   ? RZ_ALGO_RD
-                                                                    : RZ_ALGO_AUTO;
+                         : strcmp(cfg->allreduce_algo, "rabenseifner") == 0
+                             ? RZ_ALGO_RH
+                             : RZ_ALGO_AUTO;
     comm->ring_segment = (size_t)cfg->ring_segment;
     comm->last_activity_ms = rz_time_ms();
 }

@@ -43,6 +43,7 @@
 #define RZ_ALGO_AUTO 0
 #define RZ_ALGO_RING 1
 #define RZ_ALGO_RD   2
+#define RZ_ALGO_RH   3   /* Rabenseifner */
 
 typedef enum {
     RZ_COLL_ALLREDUCE = 1,

@@ -14,7 +14,7 @@ static const rz_config_long_range_t rz_range_spin  = {0, 10000000L};
 static const rz_config_long_range_t rz_range_rank  = {-1, (1L << 20) - 1};
 static const rz_config_long_range_t rz_range_size  = {-1, 1L << 20};
 static const rz_config_long_range_t rz_range_segment = {1024, 1L << 30};
-static const char *const rz_allreduce_algos[] = {"auto", "ring", "rd", NULL};
+static const char *const rz_allreduce_algos[] = {"auto", "ring", "rd", "rabenseifner", NULL};
 static const char *const rz_bind_policies[] = {"auto", "none", "core",
                                                "numa", NULL};
 
@@ -48,11 +48,13 @@ const rz_config_entry_t rz_config_table[] = {
     {"RZ_ALLREDUCE_ALGO", "auto",
      "Allreduce algorithm: rd (recursive doubling: log2(n) rounds moving "
      "the whole vector, lowest latency), ring (reduce-scatter + allgather "
-     "in 2(n-1) pipelined rounds of 1/n of the vector, least traffic), or "
-     "auto: rd up to a size that depends on the rank count (see "
-     "docs/PERFORMANCE.md), ring above.",
+     "in 2(n-1) pipelined rounds of 1/n of the vector, least traffic), "
+     "rabenseifner (recursive-halving reduce-scatter + recursive-doubling "
+     "allgather: the ring's traffic in 2 log2(n) rounds), or auto: chosen "
+     "by size, rank count and whether ranks share cores (see "
+     "docs/PERFORMANCE.md).",
      RZ_CFG_FIELD(allreduce_algo), rz_config_parse_choice, rz_allreduce_algos,
-     "auto|ring|rd"},
+     "auto|ring|rd|rabenseifner"},
     {"RZ_RING_SEGMENT", "262144",
      "Bytes per message of the pipelined ring: each ring chunk is sent in "
      "segments of about this size, so that receiving one overlaps reducing "

@@ -97,6 +97,10 @@ static void test_values(void)
     CHECK(rz_config_parse(&cfg, algo) == RZ_OK &&
           strcmp(cfg.allreduce_algo, "rd") == 0 && cfg.ring_segment == 65536,
           "algorithm and segment size");
+    char *rh[] = {"RZ_ALLREDUCE_ALGO=rabenseifner", NULL};
+    CHECK(rz_config_parse(&cfg, rh) == RZ_OK &&
+          strcmp(cfg.allreduce_algo, "rabenseifner") == 0,
+          "rabenseifner accepted");
     char *bad_algo[] = {"RZ_ALLREDUCE_ALGO=tree", NULL};
     CHECK(rz_config_parse(&cfg, bad_algo) == RZ_ERR_INVALID_PARAM &&
           strcmp(cfg.allreduce_algo, "auto") == 0,
