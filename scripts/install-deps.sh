@@ -10,6 +10,7 @@ pkgs=(
   iproute2                           # emulated hosts in network namespaces
   procps                             # pgrep, used by the launcher tests
   openmpi-bin libopenmpi-dev         # Open MPI, the baseline of perf/compare_mpi.sh
+  clang libclang-rt-dev              # libFuzzer harnesses of the plugin decoders
 )
 missing=()
 for p in "${pkgs[@]}"; do

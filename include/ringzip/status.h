@@ -9,6 +9,8 @@
 extern "C" {
 #endif
 
+#ifndef RZ_STATUS_T_DEFINED
+#define RZ_STATUS_T_DEFINED
 /**
  * @brief Result of every ringzip call. 0 is success, 1 means "not finished
  *        yet", every error is negative. Values are part of the ABI and never
@@ -30,8 +32,10 @@ typedef enum {
     RZ_ERR_IO            = -11, /**< A system call failed. */
     RZ_ERR_MALFORMED     = -12, /**< Received bytes failed validation. */
     RZ_ERR_INTERNAL      = -13, /**< A bug in ringzip; please report it. */
-    RZ_ERR_LAST          = -14  /**< One past the last error; not a status. */
+    RZ_ERR_PLUGIN        = -14, /**< A plugin file is broken or incompatible (ABI version, size, name, symbols). */
+    RZ_ERR_LAST          = -15  /**< One past the last error; not a status. */
 } rz_status_t;
+#endif /* RZ_STATUS_T_DEFINED; ringzip/compressor.h has the same enum */
 
 /**
  * @brief Human-readable name of a status.

@@ -6,6 +6,7 @@
  */
 #include <ringzip/ringzip.h>
 #include "core/rz_topo.h"
+#include "plugin/rz_plugin.h"
 #include "transport/rz_transport.h"
 #include "util/rz_config.h"
 
@@ -32,7 +33,8 @@ enum {
     RZ_INFO_SECTION_TOPOLOGY   = 1u << 2,
     RZ_INFO_SECTION_BIND       = 1u << 3,
     RZ_INFO_SECTION_CONFIG     = 1u << 4,
-    RZ_INFO_SECTION_ALL        = (1u << 5) - 1
+    RZ_INFO_SECTION_PLUGINS    = 1u << 5,
+    RZ_INFO_SECTION_ALL        = (1u << 6) - 1
 };
 
 static const char *rz_info_prog = "rz_info";
@@ -86,7 +88,7 @@ static void rz_info_help(FILE *out)
 "\n"
 "    With no option it prints everything, as -a does. Options combine; the\n"
 "    sections always come in the order version, transports, topology,\n"
-"    binding, configuration, each under a heading line that starts with\n"
+"    binding, plugins, configuration, each under a heading line that starts with\n"
 "    '#'.\n"
 "\n"
 "OPTIONS\n"
@@ -122,6 +124,14 @@ static void rz_info_help(FILE *out)
 "    -n, --ranks=N, --np=N\n"
 "        The number of ranks on this host that -b plans for, 1 to %d.\n"
 "        Default: the number of cores. Implies -b.\n"
+"\n"
+"    -p, --plugins\n"
+"        Print the directories searched for compressor plugins, in order\n"
+"        (RZ_PLUGIN_PATH, ringzip/ beside the library, the install libdir),\n"
+"        then one line per plugin file found (the first of each name):\n"
+"        name, wire id, capabilities and description, or why it cannot be\n"
+"        used ('broken or incompatible plugin', 'not supported' when\n"
+"        RZ_COMPRESSORS excludes it); the log line above it says more.\n"
 "\n"
 "    -c, --config\n"
 "        Print every RZ_* variable as a commented block (help text, syntax\n"
@@ -293,6 +303,55 @@ static int rz_info_config(const rz_config_t *cfg)
                                               : RZ_INFO_EXIT_FAILURE;
 }
 
+static void rz_info_plugin_line(const char *path, const char *name,
+                                rz_status_t status, const rz_plugin_t *plugin,
+                                void *arg)
+{
+    static const struct { unsigned bit; const char *name; } caps[] = {
+        {RZ_COMPRESSOR_CAP_CONTRACTIVE, "contractive"},
+        {RZ_COMPRESSOR_CAP_UNBIASED, "unbiased"},
+        {RZ_COMPRESSOR_CAP_LINEAR, "linear"},
+        {RZ_COMPRESSOR_CAP_IDEMPOTENT, "idempotent"},
+        {RZ_COMPRESSOR_CAP_DETERMINISTIC, "deterministic"},
+        {RZ_COMPRESSOR_CAP_HOMOGENEOUS, "homogeneous"},
+        {RZ_COMPRESSOR_CAP_FIXED_SIZE, "fixed-size"},
+        {RZ_COMPRESSOR_CAP_LOSSLESS, "lossless"},
+    };
+    int *count = arg;
+
+    (*count)++;
+    if (status != RZ_OK) {
+        printf("%-12s unusable: %s (%s)\n", name, rz_status_string(status),
+               path);
+        return;
+    }
+    printf("%-12s wire 0x%08x  ", name, plugin->info.wire_id);
+    for (size_t i = 0, first = 1; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        if (plugin->info.caps & caps[i].bit) {
+            printf("%s%s", first ? "" : ",", caps[i].name);
+            first = 0;
+        }
+    }
+    printf("  %s (%s)\n",
+           plugin->ops->description ? plugin->ops->description : "", path);
+}
+
+static int rz_info_plugins(void)
+{
+    const char *const *dirs = rz_plugin_search_dirs();
+    int count = 0;
+
+    printf("# plugins: search path\n");
+    for (int i = 0; dirs[i] != NULL; i++) {
+        printf("#   %s\n", dirs[i]);
+    }
+    rz_plugin_foreach(rz_info_plugin_line, &count);
+    if (count == 0) {
+        printf("(no compressor plugins found)\n");
+    }
+    return RZ_INFO_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option long_opts[] = {
@@ -303,6 +362,7 @@ int main(int argc, char **argv)
         {"bind",       no_argument, NULL, 'b'},
         {"ranks",      required_argument, NULL, 'n'},
         {"np",         required_argument, NULL, 'n'},
+        {"plugins",    no_argument, NULL, 'p'},
         {"config",     no_argument, NULL, 'c'},
         {"help",       no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
@@ -320,7 +380,7 @@ int main(int argc, char **argv)
         rz_info_prog = argv[0];
     }
 
-    while ((opt = getopt_long(argc, argv, "avtTbn:ch", long_opts, NULL)) !=
+    while ((opt = getopt_long(argc, argv, "avtTbn:pch", long_opts, NULL)) !=
            -1) {
         switch (opt) {
         case 'a':
@@ -344,6 +404,9 @@ int main(int argc, char **argv)
                 return RZ_INFO_EXIT_USAGE;
             }
             sections |= RZ_INFO_SECTION_BIND;
+            break;
+        case 'p':
+            sections |= RZ_INFO_SECTION_PLUGINS;
             break;
         case 'c':
             sections |= RZ_INFO_SECTION_CONFIG;
@@ -393,6 +456,7 @@ int main(int argc, char **argv)
     RZ_INFO_SECTION(RZ_INFO_SECTION_TRANSPORTS, rz_info_transports());
     RZ_INFO_SECTION(RZ_INFO_SECTION_TOPOLOGY, rz_info_topology());
     RZ_INFO_SECTION(RZ_INFO_SECTION_BIND, rz_info_bind(cfg, nranks));
+    RZ_INFO_SECTION(RZ_INFO_SECTION_PLUGINS, rz_info_plugins());
     RZ_INFO_SECTION(RZ_INFO_SECTION_CONFIG, rz_info_config(cfg));
 
 #undef RZ_INFO_SECTION

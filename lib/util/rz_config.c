@@ -61,6 +61,17 @@ const rz_config_entry_t rz_config_table[] = {
      "the previous one and the scratch space stays in cache.",
      RZ_CFG_FIELD(ring_segment), rz_config_parse_long, &rz_range_segment,
      "<bytes>"},
+    {"RZ_PLUGIN_PATH", "",
+     "Colon-separated directories searched first for compressor plugins "
+     "(librz_<name>.so); then ringzip/ beside libringzip.so, then the "
+     "install libdir's ringzip/. Read each time a plugin is opened.",
+     RZ_CFG_FIELD(plugin_path), rz_config_parse_string, NULL, "<dir>[:<dir>...]"},
+    {"RZ_COMPRESSORS", "",
+     "Which compressor plugins may be loaded: empty for all, a comma list "
+     "of names to allow only those (sign,topk), or ^ and a list to allow "
+     "all but those (^qsgd,randk). Read each time a plugin is opened.",
+     RZ_CFG_FIELD(compressors), rz_config_parse_string, NULL,
+     "[^]<name>[,<name>...]"},
     {"RZ_BOOTSTRAP_ADDR", "",
      "Address the bootstrap root of rz_get_unique_id() listens on; empty "
      "means the first non-loopback IPv4 address, else 127.0.0.1.",

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define RZ_CONFIG_STR_MAX 256
+#define RZ_CONFIG_STR_MAX 1024
 
 typedef struct {
     rz_log_level_t log_level;
@@ -23,6 +23,8 @@ typedef struct {
     long           ring_segment;  /* bytes per pipelined ring message */
     char           bootstrap_addr[RZ_CONFIG_STR_MAX];
     char           bind[RZ_CONFIG_STR_MAX]; /* auto, none, core, numa */
+    char           plugin_path[RZ_CONFIG_STR_MAX];
+    char           compressors[RZ_CONFIG_STR_MAX];
     /* Job description, normally exported by rzrun. */
     long           rank;
     long           size;

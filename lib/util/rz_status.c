@@ -17,6 +17,7 @@ RZ_EXPORT const char *rz_status_string(rz_status_t status)
     case RZ_ERR_TRANSPORT:     return "transport error";
     case RZ_ERR_IO:            return "input/output error";
     case RZ_ERR_MALFORMED:     return "malformed data";
+    case RZ_ERR_PLUGIN:        return "broken or incompatible plugin";
     case RZ_ERR_INTERNAL:      return "internal error";
     case RZ_ERR_LAST:          break;
     }

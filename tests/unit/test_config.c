@@ -114,8 +114,8 @@ static void test_values(void)
     char *caps[] = {"RZ_LOG_LEVEL=TRACE", NULL};
     CHECK(rz_config_parse(&cfg, caps) == RZ_OK &&
           cfg.log_level == RZ_LOG_LEVEL_TRACE, "level is case-insensitive");
-    char longv[400] = "RZ_LOG_FILE=";
-    memset(longv + 12, 'x', 300);
+    char longv[RZ_CONFIG_STR_MAX + 64] = "RZ_LOG_FILE=";
+    memset(longv + 12, 'x', RZ_CONFIG_STR_MAX + 8);
     char *toolong[] = {longv, NULL};
     CHECK(rz_config_parse(&cfg, toolong) == RZ_ERR_INVALID_PARAM,
           "over-long string rejected");
