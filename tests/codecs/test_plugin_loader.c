@@ -54,13 +54,13 @@ static const char *new_log(void)
 
 static void fake_path(char *out, const char *dir, const char *kind)
 {
-    snprintf(out, PATH_MAX, "%s/librz_fake_%s.so", dir, kind);
+    snprintf(out, PATH_MAX + 32, "%s/librz_fake_%s.so", dir, kind);
 }
 
 static void expect_broken(const char *dir, const char *kind,
                           rz_status_t expected, const char *reason)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 32];
     rz_plugin_t *plugin = NULL;
     rz_status_t st;
     const char *log;
@@ -79,7 +79,7 @@ static void expect_broken(const char *dir, const char *kind,
 
 static void test_broken(const char *dir)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 32];
     void *still;
 
     expect_broken(dir, "abi", RZ_ERR_PLUGIN, "abi_version 2");
@@ -118,7 +118,7 @@ static void test_broken(const char *dir)
 
 static void test_good_and_calls(const char *dir)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 32];
     rz_plugin_t *p = NULL;
     rz_compressor_key_t key = {1, 2, 3, 0};
     float in[5] = {1.0f, -2.5f, 0.0f, 3.25f, -0.0f}, res[5], y[5];
@@ -180,7 +180,7 @@ static void test_good_and_calls(const char *dir)
 /* A scratch directory holding a copy (symlink) of the good fake. */
 static void make_dir_with_good(char *dir, const char *fakes)
 {
-    char link_path[PATH_MAX], target[PATH_MAX];
+    char link_path[PATH_MAX + 32], target[PATH_MAX];
 
     snprintf(dir, PATH_MAX, "/tmp/rz_plugin_dir_XXXXXX");
     if (mkdtemp(dir) == NULL) {
@@ -201,7 +201,7 @@ static void make_dir_with_good(char *dir, const char *fakes)
 
 static void remove_dir(const char *dir)
 {
-    char link_path[PATH_MAX];
+    char link_path[PATH_MAX + 32];
 
     snprintf(link_path, sizeof(link_path), "%s/librz_fake_good.so", dir);
     unlink(link_path);
@@ -210,7 +210,7 @@ static void remove_dir(const char *dir)
 
 static void test_search(const char *fakes)
 {
-    char d1[PATH_MAX], d2[PATH_MAX], env[3 * PATH_MAX];
+    char d1[PATH_MAX], d2[PATH_MAX], env[2 * PATH_MAX + 64];
     rz_plugin_t *p = NULL;
     const char *const *dirs;
 
