@@ -10,6 +10,7 @@
 #include <ringzip/types.h>
 #include <ringzip/comm.h>
 #include <ringzip/coll.h>
+#include <ringzip/ef.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -33,7 +33,8 @@ typedef enum {
     RZ_ERR_MALFORMED     = -12, /**< Received bytes failed validation. */
     RZ_ERR_INTERNAL      = -13, /**< A bug in ringzip; please report it. */
     RZ_ERR_PLUGIN        = -14, /**< A plugin file is broken or incompatible (ABI version, size, name, symbols). */
-    RZ_ERR_LAST          = -15  /**< One past the last error; not a status. */
+    RZ_ERR_NEED_SYNC     = -15, /**< rz_ef_exchange() on a LIEC sync iteration: call rz_ef_liec_sync(). */
+    RZ_ERR_LAST          = -16  /**< One past the last error; not a status. */
 } rz_status_t;
 #endif /* RZ_STATUS_T_DEFINED; ringzip/compressor.h has the same enum */
 

@@ -50,7 +50,8 @@ typedef enum {
     RZ_COLL_REDUCE_SCATTER,
     RZ_COLL_ALLGATHER,
     RZ_COLL_BROADCAST,
-    RZ_COLL_BARRIER
+    RZ_COLL_BARRIER,
+    RZ_COLL_COMPRESSED        /* a step of the compressed allreduce */
 } rz_coll_type_t;
 
 typedef struct rz_request rz_request_t;
@@ -81,10 +82,19 @@ struct rz_request {
     int                     nseg;       /* ring: segments per chunk */
     void                   *tmp;        /* scratch, freed with the request */
     size_t                  tmp_size;
+    size_t                 *lengths;    /* p2p batch: received lengths out */
+    int                     nposted;    /* p2p batch: operations posted */
+    /* The operations of the current step: the inline arrays below, or
+     * larger heap arrays after rz_request_reserve_ops(). */
+    rz_tp_op_t             *ops;
+    size_t                 *expect;     /* bytes per receive; SIZE_MAX:
+                                           any length up to the buffer's */
+    int                    *is_recv;
+    int                     max_ops;
     /* Not cleared when a request is reused: written before being read. */
-    rz_tp_op_t              ops[RZ_REQ_MAX_OPS];
-    size_t                  expect[RZ_REQ_MAX_OPS]; /* bytes per receive */
-    int                     is_recv[RZ_REQ_MAX_OPS];
+    rz_tp_op_t              ops_inline[RZ_REQ_MAX_OPS];
+    size_t                  expect_inline[RZ_REQ_MAX_OPS];
+    int                     is_recv_inline[RZ_REQ_MAX_OPS];
     /* Scratch of small calls, so that they do not malloc. */
     _Alignas(64) char       inline_tmp[RZ_REQ_INLINE_TMP];
 };
@@ -136,6 +146,25 @@ void rz_request_send(rz_request_t *req, int peer, unsigned step,
                      const void *buf, size_t len);
 void rz_request_recv(rz_request_t *req, int peer, unsigned step, void *buf,
                      size_t len);
+/* Room for @n operations in one step (call while none is posted). */
+rz_status_t rz_request_reserve_ops(rz_request_t *req, int n);
+
+/*
+ * Point-to-point batches: one step of sends and receives posted by the
+ * caller and waited for at once, for algorithms that compute between
+ * steps (the compressed allreduce). Every rank must create the same
+ * sequence of batches (each consumes a sequence number), posting nothing
+ * in some is fine. A receive of RZ_P2P_ANY_LENGTH accepts any message that
+ * fits; rz_p2p_run() stores every operation's length (sends: their
+ * length) in @lengths[i], in posting order, when @lengths is not NULL.
+ */
+rz_status_t rz_p2p_begin(struct rz_comm *comm, uint64_t sig, int max_ops,
+                         rz_request_t **req_p);
+void rz_p2p_send(rz_request_t *req, int peer, unsigned step, const void *buf,
+                 size_t len);
+void rz_p2p_recv(rz_request_t *req, int peer, unsigned step, void *buf,
+                 size_t len, int any_length);
+rz_status_t rz_p2p_run(rz_request_t *req, size_t *lengths);
 /* Progress the whole communicator once; returns nonzero on any change. */
 int rz_comm_progress(struct rz_comm *comm);
 /* Fail the communicator: notify peers, fail all requests. */

@@ -10,6 +10,7 @@
 
 #include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ static const char *rz_coll_name(rz_coll_type_t type)
     case RZ_COLL_ALLGATHER:      return "allgather";
     case RZ_COLL_BROADCAST:      return "broadcast";
     case RZ_COLL_BARRIER:        return "barrier";
+    case RZ_COLL_COMPRESSED:     return "compressed allreduce";
     }
     return "collective";
 }
@@ -100,7 +102,11 @@ rz_status_t rz_request_create(struct rz_comm *comm, rz_coll_type_t type,
             return RZ_ERR_NO_MEMORY;
         }
     }
-    memset(req, 0, offsetof(rz_request_t, ops));
+    memset(req, 0, offsetof(rz_request_t, ops_inline));
+    req->ops = req->ops_inline;
+    req->expect = req->expect_inline;
+    req->is_recv = req->is_recv_inline;
+    req->max_ops = RZ_REQ_MAX_OPS;
     req->magic = RZ_REQUEST_MAGIC;
     req->comm = comm;
     req->type = type;
@@ -140,6 +146,15 @@ static void rz_request_release_memory(rz_request_t *req, int cache)
         free(req->tmp);
     }
     req->tmp = NULL;
+    if (req->ops != req->ops_inline) {
+        free(req->ops);
+        free(req->expect);
+        free(req->is_recv);
+        req->ops = req->ops_inline;
+        req->expect = req->expect_inline;
+        req->is_recv = req->is_recv_inline;
+        req->max_ops = RZ_REQ_MAX_OPS;
+    }
     if (cache && comm->ncached < RZ_REQ_CACHE) {
         req->next = comm->cache;
         comm->cache = req;
@@ -157,6 +172,37 @@ static void rz_request_free(rz_request_t *req)
 void rz_request_discard(rz_request_t *req)
 {
     rz_request_release_memory(req, 1);
+}
+
+rz_status_t rz_request_reserve_ops(rz_request_t *req, int n)
+{
+    if (n <= req->max_ops) {
+        return RZ_OK;
+    }
+    if (req->nops != 0) {
+        RZ_LOG_ERROR("internal: reserving operations of a posted step");
+        return RZ_ERR_INTERNAL;
+    }
+    rz_tp_op_t *ops = malloc((size_t)n * sizeof(*ops));
+    size_t *expect = malloc((size_t)n * sizeof(*expect));
+    int *is_recv = malloc((size_t)n * sizeof(*is_recv));
+    if (ops == NULL || expect == NULL || is_recv == NULL) {
+        free(ops);
+        free(expect);
+        free(is_recv);
+        RZ_LOG_ERROR("out of memory for %d operations", n);
+        return RZ_ERR_NO_MEMORY;
+    }
+    if (req->ops != req->ops_inline) {
+        free(req->ops);
+        free(req->expect);
+        free(req->is_recv);
+    }
+    req->ops = ops;
+    req->expect = expect;
+    req->is_recv = is_recv;
+    req->max_ops = n;
+    return RZ_OK;
 }
 
 void rz_request_send(rz_request_t *req, int peer, unsigned step,
@@ -216,12 +262,11 @@ static rz_status_t rz_request_step_status(rz_request_t *req)
         }
         if (op->status == RZ_ERR_MISMATCH ||
             (op->status == RZ_OK && req->is_recv[i] &&
-             op->length != req->expect[i])) {
-            RZ_LOG_ERROR("%s: rank %d sent %s bytes where %zu were expected; "
+             req->expect[i] != SIZE_MAX && op->length != req->expect[i])) {
+            RZ_LOG_ERROR("%s: rank %d sent %s bytes than expected; "
                          "the ranks called it with different arguments",
                          rz_coll_name(req->type), op->peer,
-                         op->status == RZ_ERR_MISMATCH ? "more" : "fewer",
-                         req->expect[i]);
+                         op->status == RZ_ERR_MISMATCH ? "more" : "fewer");
             return RZ_ERR_MISMATCH;
         }
         if (op->status != RZ_OK) {
@@ -560,6 +605,72 @@ RZ_EXPORT rz_status_t rz_wait(rz_request_h *req_p)
         rz_tp_block(comm->tp, (int)RZ_MIN(left, 100));
     }
     return rz_request_finish(req_p, req);
+}
+
+/* A p2p batch is one step: complete when its operations are. */
+static rz_status_t rz_p2p_progress(rz_request_t *req)
+{
+    if (req->step == 0) {
+        req->step = 1;
+        return req->nposted > 0 ? RZ_INPROGRESS : RZ_OK;
+    }
+    if (req->lengths != NULL) {
+        for (int i = 0; i < req->nposted; i++) {
+            req->lengths[i] = req->ops[i].length;
+        }
+    }
+    return RZ_OK;
+}
+
+rz_status_t rz_p2p_begin(struct rz_comm *comm, uint64_t sig, int max_ops,
+                         rz_request_t **req_p)
+{
+    rz_request_t *req;
+    rz_status_t status = rz_request_create(comm, RZ_COLL_COMPRESSED, sig,
+                                           rz_p2p_progress, &req);
+    if (status != RZ_OK) {
+        return status;
+    }
+    status = rz_request_reserve_ops(req, max_ops);
+    if (status != RZ_OK) {
+        rz_request_discard(req);
+        return status;
+    }
+    *req_p = req;
+    return RZ_OK;
+}
+
+void rz_p2p_send(rz_request_t *req, int peer, unsigned step, const void *buf,
+                 size_t len)
+{
+    int i = req->nops;
+
+    rz_request_send(req, peer, step, buf, len);
+    req->ops[i].length = len;   /* a send's length, for rz_p2p_run */
+    req->nposted = req->nops;
+}
+
+void rz_p2p_recv(rz_request_t *req, int peer, unsigned step, void *buf,
+                 size_t len, int any_length)
+{
+    int i = req->nops;
+
+    rz_request_recv(req, peer, step, buf, len);
+    if (any_length) {
+        req->expect[i] = SIZE_MAX;
+    }
+    req->nposted = req->nops;
+}
+
+rz_status_t rz_p2p_run(rz_request_t *req, size_t *lengths)
+{
+    rz_request_h h;
+
+    req->lengths = lengths;
+    /* Sends were posted already: with no receive to wait for, UCX may
+     * complete them only on progress, which rz_wait drives. */
+    rz_request_start(req, &h);
+    return rz_wait(&h);
 }
 
 void rz_comm_release_requests(struct rz_comm *comm);

@@ -12,6 +12,7 @@
 #include "util/rz_log.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -250,6 +251,7 @@ int rz_plugin_allowed(const char *name)
     return deny ? !found : found;
 }
 
+static pthread_mutex_t rz_plugin_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
 static char rz_plugin_dir_store[RZ_PLUGIN_MAX_DIRS][PATH_MAX];
 static const char *rz_plugin_dir_list[RZ_PLUGIN_MAX_DIRS + 1];
 
@@ -338,13 +340,18 @@ rz_status_t rz_plugin_open(const char *name, const char *params,
                      getenv("RZ_COMPRESSORS"));
         return RZ_ERR_NOT_SUPPORTED;
     }
+    /* The directory list is static storage: ranks run as threads of one
+     * process open plugins concurrently. */
+    int found = 0;
+    pthread_mutex_lock(&rz_plugin_dirs_lock);
     dirs = rz_plugin_search_dirs();
-    for (int i = 0; dirs[i] != NULL; i++) {
-        if (snprintf(path, sizeof(path), "%s/" RZ_PLUGIN_PREFIX "%s"
-                     RZ_PLUGIN_SUFFIX, dirs[i], name) >= (int)sizeof(path) ||
-            access(path, F_OK) != 0) {
-            continue;
-        }
+    for (int i = 0; dirs[i] != NULL && !found; i++) {
+        found = snprintf(path, sizeof(path), "%s/" RZ_PLUGIN_PREFIX "%s"
+                         RZ_PLUGIN_SUFFIX, dirs[i], name) < (int)sizeof(path) &&
+                access(path, F_OK) == 0;
+    }
+    pthread_mutex_unlock(&rz_plugin_dirs_lock);
+    if (found) {
         return rz_plugin_open_file(path, params, plugin_p);
     }
     RZ_LOG_ERROR("compressor '%s': no " RZ_PLUGIN_PREFIX "%s" RZ_PLUGIN_SUFFIX

@@ -379,6 +379,7 @@ static const char *rz_pc_status_name(rz_status_t st)
     case RZ_ERR_MALFORMED:     return "RZ_ERR_MALFORMED";
     case RZ_ERR_INTERNAL:      return "RZ_ERR_INTERNAL";
     case RZ_ERR_PLUGIN:        return "RZ_ERR_PLUGIN";
+    case RZ_ERR_NEED_SYNC:     return "RZ_ERR_NEED_SYNC";
     case RZ_ERR_LAST:          break;
     }
     {

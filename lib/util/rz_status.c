@@ -18,6 +18,7 @@ RZ_EXPORT const char *rz_status_string(rz_status_t status)
     case RZ_ERR_IO:            return "input/output error";
     case RZ_ERR_MALFORMED:     return "malformed data";
     case RZ_ERR_PLUGIN:        return "broken or incompatible plugin";
+    case RZ_ERR_NEED_SYNC:     return "this iteration is a LIEC sync: call rz_ef_liec_sync()";
     case RZ_ERR_INTERNAL:      return "internal error";
     case RZ_ERR_LAST:          break;
     }

@@ -20,7 +20,7 @@ int main(void)
         RZ_ERR_NO_MEMORY, RZ_ERR_TIMEOUT, RZ_ERR_PEER_FAILURE,
         RZ_ERR_MISMATCH, RZ_ERR_ABORTED, RZ_ERR_BOOTSTRAP, RZ_ERR_AUTH,
         RZ_ERR_TRANSPORT, RZ_ERR_IO, RZ_ERR_MALFORMED, RZ_ERR_INTERNAL,
-        RZ_ERR_PLUGIN, RZ_ERR_LAST};
+        RZ_ERR_PLUGIN, RZ_ERR_NEED_SYNC, RZ_ERR_LAST};
     int failed = 0;
 
     if (rz_abi_status_count != (int)(sizeof(mine) / sizeof(mine[0]))) {
