@@ -516,7 +516,7 @@ RZ_EXPORT rz_status_t rz_ef_create(rz_comm_h comm, size_t d,
         RZ_LOG_ERROR("rz_ef_create: NULL handle pointer");
         return RZ_ERR_INVALID_PARAM;
     }
-    *ef_p = NULL;
+    /* *ef_p is written on success only. */
     if ((status = rz_comm_check(comm)) != RZ_OK) {
         return status;
     }
@@ -936,24 +936,24 @@ RZ_EXPORT rz_status_t rz_ef_get_state(rz_ef_h ef, rz_ef_state_t which,
         RZ_LOG_ERROR("rz_ef_get_state: invalid handle or NULL output");
         return RZ_ERR_INVALID_PARAM;
     }
-    *offset_p = 0;
-    *n_p = ef->d;
+    const float *ptr;
+    size_t off = 0, n = ef->d;
     switch (which) {
-    case RZ_EF_STATE_LOCAL_ERR:   *ptr_p = ef->e; break;
-    case RZ_EF_STATE_MOMENTUM:    *ptr_p = ef->m; break;
-    case RZ_EF_STATE_MODEL:       *ptr_p = ef->x; break;
-    case RZ_EF_STATE_EXCHANGE_IN: *ptr_p = ef->xin; break;
+    case RZ_EF_STATE_LOCAL_ERR:   ptr = ef->e; break;
+    case RZ_EF_STATE_MOMENTUM:    ptr = ef->m; break;
+    case RZ_EF_STATE_MODEL:       ptr = ef->x; break;
+    case RZ_EF_STATE_EXCHANGE_IN: ptr = ef->xin; break;
     case RZ_EF_STATE_SERVER_ERR:
-        *ptr_p = ef->srv_n > 0 ? ef->esrv : NULL;
-        *offset_p = ef->srv_off;
-        *n_p = ef->srv_n;
+        ptr = ef->srv_n > 0 ? ef->esrv : NULL;
+        off = ef->srv_off;
+        n = ef->srv_n;
         break;
     default:
         RZ_LOG_ERROR("rz_ef_get_state: unknown state %d", (int)which);
         return RZ_ERR_INVALID_PARAM;
     }
-    if (*ptr_p == NULL) {
-        *n_p = 0;
-    }
+    *ptr_p = ptr;
+    *offset_p = off;
+    *n_p = ptr != NULL ? n : 0;
     return RZ_OK;
 }

@@ -116,11 +116,13 @@ typedef enum {
 void rz_ef_config_init(rz_ef_config_t *cfg);
 
 /*
- * Create a context for @d elements (d >= 1). @x0 (d floats, the same on
+ * Create a context for @d elements (d >= 1) with configuration @cfg (NULL:
+ * the defaults of rz_ef_config_init). @x0 (d floats, the same on
  * every rank) is the initial model of the high-level interface; NULL means
  * zeros (low-level use). @x_eval (may be NULL) receives where to compute
  * gradient #0. @st (may be NULL) gets the bytes of the t = 0 error
- * averaging that EF/SAEF with p = 1 performs here. Collective.
+ * averaging that EF/SAEF with p = 1 performs here. *ef_p is written on
+ * success only. Collective.
  */
 rz_status_t rz_ef_create(rz_comm_h comm, size_t d, const rz_ef_config_t *cfg,
                          const float *x0, float *x_eval, rz_ef_stats_t *st,
