@@ -21,6 +21,7 @@ build: $(BUILD)/CMakeCache.txt
 # 4 local ranks: the allreduce benchmark, then a tiny example.
 demo: deps build
 	$(BUILD)/bin/rzrun -np 4 $(BUILD)/bin/rz_allreduce_perf -b 8 -e 64M -f 4 -n 10 -w 2
+	$(BUILD)/bin/rzrun -np 4 $(BUILD)/bin/rz_allreduce_perf -b 1M -e 64M -f 4 -n 10 -w 2 -c sign -m saef -t sharded -p 20
 	$(BUILD)/bin/rzrun -np 4 $(BUILD)/bin/example_allreduce
 
 # The whole suite, then the sanitizer build's subset.
