@@ -162,6 +162,26 @@ static float *rz_ef_esrv_of(rz_ef_t *ef, size_t off)
     return ef->esrv + (off - ef->srv_off);
 }
 
+/* The server step of codec chunk @c from the K contributions @msg[k] of
+ * @size[k] bytes: S = the decoded contributions summed in rank order, then
+ * rz_ef_serve(). */
+static rz_status_t rz_ef_serve_msgs(rz_ef_t *ef, int c,
+                                    const uint8_t *const *msg,
+                                    const size_t *size)
+{
+    size_t o = ef->coff[c], n = ef->clen[c];
+    rz_status_t status;
+
+    for (int k = 0; k < ef->K; k++) {
+        status = rz_ef_decode(ef, ef->cw, c, k, msg[k], size[k], ef->acc + o,
+                              n, k == 0 ? 0.0f : 1.0f);
+        if (status != RZ_OK) {
+            return status;
+        }
+    }
+    return rz_ef_serve(ef, c, ef->acc + o, rz_ef_esrv_of(ef, o), n);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The compressed exchange: X -> out (q), residuals -> res (may alias X).   */
 
@@ -209,6 +229,8 @@ static rz_status_t rz_ef_xchg_single(rz_ef_t *ef, const float *X, float *res,
     const int S = ef->cfg.server_rank, me = ef->rank, K = ef->K;
     const int anyw = rz_ef_any_length(ef->cw), anys = rz_ef_any_length(ef->cs);
     size_t wtot = ef->wof[ef->ncc];
+    const uint8_t *msg[K];
+    size_t size[K];
     rz_status_t status;
 
     status = rz_ef_encode_all(ef, X, res);
@@ -245,27 +267,16 @@ static rz_status_t rz_ef_xchg_single(rz_ef_t *ef, const float *X, float *res,
      * decoded locally at its place. */
     if (me == S) {
         for (int c = 0; c < ef->ncc; c++) {
-            size_t o = ef->coff[c], n = ef->clen[c];
-            if (n == 0) {
+            if (ef->clen[c] == 0) {
                 continue;
             }
             for (int k = 0; k < K; k++) {
-                const uint8_t *msg;
-                size_t size;
-                if (k == me) {
-                    msg = ef->wmsg + ef->wof[c];
-                    size = ef->wsz[c];
-                } else {
-                    msg = ef->rmsg + (size_t)k * wtot + ef->wof[c];
-                    size = ef->blen[ef->rsz[(size_t)k * ef->ncc + c]];
-                }
-                status = rz_ef_decode(ef, ef->cw, c, k, msg, size, ef->acc + o,
-                                      n, k == 0 ? 0.0f : 1.0f);
-                if (status != RZ_OK) {
-                    return status;
-                }
+                msg[k] = k == me ? ef->wmsg + ef->wof[c]
+                                 : ef->rmsg + (size_t)k * wtot + ef->wof[c];
+                size[k] = k == me ? ef->wsz[c]
+                                  : ef->blen[ef->rsz[(size_t)k * ef->ncc + c]];
             }
-            status = rz_ef_serve(ef, c, ef->acc + o, rz_ef_esrv_of(ef, o), n);
+            status = rz_ef_serve_msgs(ef, c, msg, size);
             if (status != RZ_OK) {
                 return status;
             }
@@ -312,8 +323,10 @@ static rz_status_t rz_ef_xchg_sharded(rz_ef_t *ef, const float *X, float *res,
 {
     const int me = ef->rank, K = ef->K;
     const int anyw = rz_ef_any_length(ef->cw), anys = rz_ef_any_length(ef->cs);
-    const size_t n_me = ef->clen[me], o_me = ef->coff[me];
-    int rop[K > 0 ? K : 1];
+    const size_t n_me = ef->clen[me];
+    const uint8_t *msg[K];
+    size_t size[K];
+    int rop[K];
     rz_status_t status;
 
     status = rz_ef_encode_all(ef, X, res);
@@ -343,17 +356,11 @@ static rz_status_t rz_ef_xchg_sharded(rz_ef_t *ef, const float *X, float *res,
     /* Serve chunk me. */
     if (n_me > 0) {
         for (int k = 0; k < K; k++) {
-            const uint8_t *msg = k == me ? ef->wmsg + ef->wof[me]
-                                         : ef->rmsg + (size_t)k * ef->wmax;
-            size_t size = k == me ? ef->wsz[me] : ef->blen[rop[k]];
-            status = rz_ef_decode(ef, ef->cw, me, k, msg, size, ef->acc + o_me,
-                                  n_me, k == 0 ? 0.0f : 1.0f);
-            if (status != RZ_OK) {
-                return status;
-            }
+            msg[k] = k == me ? ef->wmsg + ef->wof[me]
+                             : ef->rmsg + (size_t)k * ef->wmax;
+            size[k] = k == me ? ef->wsz[me] : ef->blen[rop[k]];
         }
-        status = rz_ef_serve(ef, me, ef->acc + o_me, rz_ef_esrv_of(ef, o_me),
-                             n_me);
+        status = rz_ef_serve_msgs(ef, me, msg, size);
         if (status != RZ_OK) {
             return status;
         }
@@ -493,7 +500,9 @@ static rz_status_t rz_ef_xchg_ring_exact(rz_ef_t *ef, const float *X,
     const int own = rz_ef_mod(me + 1, K);
     const int anyw = rz_ef_any_length(ef->cw);
     size_t *len = ef->rsz;                  /* 2K slot lengths */
-    int rop[K > 0 ? K : 1];
+    const uint8_t *msg[K];
+    size_t size[K];
+    int rop[K];
     int cur = 0;                            /* slots being forwarded: cur*K */
     rz_status_t status;
 
@@ -536,20 +545,13 @@ static rz_status_t rz_ef_xchg_ring_exact(rz_ef_t *ef, const float *X,
         cur = in;
     }
     /* The owner decodes all K contributions in rank order. */
-    size_t oo = ef->koff[own], no = ef->klen[own];
-    if (no > 0) {
+    if (ef->klen[own] > 0) {
         for (int k = 0; k < K; k++) {
-            const uint8_t *msg = k == me ? ef->wmsg + ef->wof[own]
-                                         : RZ_EF_SLOT(cur, k);
-            size_t size = k == me ? ef->wsz[own]
-                                  : len[(size_t)cur * K + (size_t)k];
-            status = rz_ef_decode(ef, ef->cw, own, k, msg, size, ef->acc + oo,
-                                  no, k == 0 ? 0.0f : 1.0f);
-            if (status != RZ_OK) {
-                return status;
-            }
+            msg[k] = k == me ? ef->wmsg + ef->wof[own] : RZ_EF_SLOT(cur, k);
+            size[k] = k == me ? ef->wsz[own]
+                              : len[(size_t)cur * K + (size_t)k];
         }
-        status = rz_ef_serve(ef, own, ef->acc + oo, rz_ef_esrv_of(ef, oo), no);
+        status = rz_ef_serve_msgs(ef, own, msg, size);
         if (status != RZ_OK) {
             return status;
         }
