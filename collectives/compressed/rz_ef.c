@@ -148,6 +148,11 @@ static rz_status_t rz_ef_check(rz_ef_t *ef, const char *what)
     if (status != RZ_OK) {
         return status;
     }
+    if (ef->comm->error != RZ_OK) {
+        RZ_LOG_DEBUG("%s on an aborted communicator: %s", what,
+                     rz_status_string(ef->comm->error));
+        return ef->comm->error;
+    }
     memset(&ef->st, 0, sizeof(ef->st));
     ef->st.iter = ef->t;
     return RZ_OK;
@@ -519,6 +524,11 @@ RZ_EXPORT rz_status_t rz_ef_create(rz_comm_h comm, size_t d,
     /* *ef_p is written on success only. */
     if ((status = rz_comm_check(comm)) != RZ_OK) {
         return status;
+    }
+    if (comm->error != RZ_OK) {
+        RZ_LOG_DEBUG("rz_ef_create on an aborted communicator: %s",
+                     rz_status_string(comm->error));
+        return comm->error;
     }
     if (cfg == NULL) {
         rz_ef_config_init(&defaults);

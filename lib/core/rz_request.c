@@ -626,8 +626,13 @@ rz_status_t rz_p2p_begin(struct rz_comm *comm, uint64_t sig, int max_ops,
                          rz_request_t **req_p)
 {
     rz_request_t *req;
-    rz_status_t status = rz_request_create(comm, RZ_COLL_COMPRESSED, sig,
-                                           rz_p2p_progress, &req);
+    rz_status_t status;
+
+    if (comm->error != RZ_OK) {
+        return comm->error;         /* aborted earlier: fail fast */
+    }
+    status = rz_request_create(comm, RZ_COLL_COMPRESSED, sig, rz_p2p_progress,
+                               &req);
     if (status != RZ_OK) {
         return status;
     }
