@@ -2,8 +2,10 @@
  * Small helpers shared by ringzip's in-tree compressor plugins (header-only,
  * static inline; not installed: out-of-tree plugins need only
  * <ringzip/compressor.h>). Parameter strings, unaligned little-endian
- * loads and stores, bit casts and the SplitMix64 key of ALGORITHMS.md
- * section 1.2 note 6.
+ * loads and stores, bit casts, the SplitMix64 key of ALGORITHMS.md
+ * section 1.2 note 6, and the query()/finalize() glue every fp32 codec
+ * shares. rz_codec_k.h (top-k, random-k) and rz_codec_dense.h (none, fp16,
+ * bf16) build on it.
  */
 #ifndef RZ_CODEC_UTIL_H
 #define RZ_CODEC_UTIL_H
@@ -11,6 +13,7 @@
 #include <ringzip/compressor.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +170,42 @@ static inline uint64_t rz_codec_key4(uint64_t a, uint64_t b, uint64_t c,
  * random-k; QSGD uses 6 (and mixes in the rank). */
 #define RZ_CODEC_STREAM_RANDK 5u
 #define RZ_CODEC_STREAM_QSGD  6u
+
+/* ------------------------------------------------- query and finalize */
+
+/* Only the members that fit in the host's struct_size are written, so an
+ * older host with a shorter rz_compressor_info_t keeps its memory. */
+#define RZ_CODEC_INFO_SET(info, member, value)                                 \
+    do {                                                                       \
+        if ((info)->struct_size >=                                             \
+            offsetof(rz_compressor_info_t, member) + sizeof((info)->member)) { \
+            (info)->member = (value);                                          \
+        }                                                                      \
+    } while (0)
+
+/* query() of a codec that takes fp32 only, at priority 0. */
+static inline rz_status_t rz_codec_query_f32(void *ctx,
+                                             rz_compressor_info_t *info,
+                                             uint32_t caps, uint64_t min_count,
+                                             uint32_t wire_id)
+{
+    if (ctx == NULL || info == NULL) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    RZ_CODEC_INFO_SET(info, caps, caps);
+    RZ_CODEC_INFO_SET(info, dtypes,
+                      RZ_COMPRESSOR_DTYPE_BIT(RZ_COMPRESSOR_DTYPE_F32));
+    RZ_CODEC_INFO_SET(info, min_count, min_count);
+    RZ_CODEC_INFO_SET(info, wire_id, wire_id);
+    RZ_CODEC_INFO_SET(info, priority, 0);
+    return RZ_OK;
+}
+
+/* finalize() of a codec whose context is one calloc'd block. */
+static inline void rz_codec_finalize(void *ctx)
+{
+    free(ctx);
+}
 
 /* Host logging shorthand. */
 #define RZ_CODEC_LOG(host, level, ...) (host)->log((host), (level), __VA_ARGS__)

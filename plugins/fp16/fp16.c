@@ -14,7 +14,7 @@
  * it; the C semantics are the same, so the bytes are too, and the unit test
  * checks it. See README.md beside this file.
  */
-#include "rz_codec_util.h"
+#include "rz_codec_dense.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +36,6 @@ typedef uint16_t rz_fp16_u16u_t __attribute__((aligned(1), may_alias));
 #define RZ_FP16_LE16(x) __builtin_bswap16(x)
 #else
 #define RZ_FP16_LE16(x) (x)
-#endif
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RZ_FP16_HAVE_AVX2 1
-#else
-#define RZ_FP16_HAVE_AVX2 0
 #endif
 
 /* The kernels below are inlined into one baseline and one AVX2 copy. */
@@ -199,267 +193,61 @@ RZ_FP16_INLINE void rz_fp16_decode_all(const void *in, size_t count, float *y,
 
 /* ------------------------------------------------ the two compiled copies */
 
-typedef struct rz_fp16_impl {
-    const char *name;
-    void (*encode)(const float *in, size_t count, void *out, float *res);
-    void (*decode)(const void *in, size_t count, float *y, float alpha,
-                   float beta);
-} rz_fp16_impl_t;
-
-static void rz_fp16_encode_portable(const float *in, size_t count, void *out,
-                                    float *res)
-{
-    rz_fp16_encode_all(in, count, out, res);
-}
-
-static void rz_fp16_decode_portable(const void *in, size_t count, float *y,
-                                    float alpha, float beta)
-{
-    rz_fp16_decode_all(in, count, y, alpha, beta);
-}
-
-static const rz_fp16_impl_t rz_fp16_impl_portable = {
-    "portable", rz_fp16_encode_portable, rz_fp16_decode_portable};
-
-#if RZ_FP16_HAVE_AVX2
-/* Same source, 8 lanes instead of 4. No FMA is enabled, and every
- * operation is an exact IEEE one, so the results are the same bits. */
-__attribute__((target("avx2"))) static void
-rz_fp16_encode_avx2(const float *in, size_t count, void *out, float *res)
-{
-    rz_fp16_encode_all(in, count, out, res);
-}
-
-__attribute__((target("avx2"))) static void
-rz_fp16_decode_avx2(const void *in, size_t count, float *y, float alpha,
-                    float beta)
-{
-    rz_fp16_decode_all(in, count, y, alpha, beta);
-}
-
-static const rz_fp16_impl_t rz_fp16_impl_avx2 = {"avx2", rz_fp16_encode_avx2,
-                                                 rz_fp16_decode_avx2};
-
-static int rz_fp16_cpu_has_avx2(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-}
-#endif
+RZ_CODEC_DENSE_IMPLS(rz_fp16, rz_fp16_encode_all, rz_fp16_decode_all);
 
 /* --------------------------------------------------------------- the ABI */
 
-typedef struct rz_fp16_ctx {
-    const rz_compressor_host_t *host;
-    const rz_fp16_impl_t *impl;
-} rz_fp16_ctx_t;
-
-/* impl=auto|portable|avx2 into *impl_p; RZ_ERR_NOT_SUPPORTED when avx2 is
- * asked for on a CPU or build without it. */
-static rz_status_t rz_fp16_pick_impl(const rz_compressor_host_t *host,
-                                     const char *val,
-                                     const rz_fp16_impl_t **impl_p)
-{
-    if (strcmp(val, "portable") == 0) {
-        *impl_p = &rz_fp16_impl_portable;
-        return RZ_OK;
-    }
-    if (strcmp(val, "auto") == 0) {
-#if RZ_FP16_HAVE_AVX2
-        *impl_p = rz_fp16_cpu_has_avx2() ? &rz_fp16_impl_avx2
-                                         : &rz_fp16_impl_portable;
-#else
-        *impl_p = &rz_fp16_impl_portable;
-#endif
-        return RZ_OK;
-    }
-    if (strcmp(val, "avx2") == 0) {
-#if RZ_FP16_HAVE_AVX2
-        if (rz_fp16_cpu_has_avx2()) {
-            *impl_p = &rz_fp16_impl_avx2;
-            return RZ_OK;
-        }
-#endif
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "impl=avx2: this CPU or build has no AVX2");
-        return RZ_ERR_NOT_SUPPORTED;
-    }
-    RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                 "impl=%s: want auto, portable or avx2", val);
-    return RZ_ERR_INVALID_PARAM;
-}
+#define RZ_FP16_WIDTH 2 /* wire bytes per element */
 
 static rz_status_t rz_fp16_init(const rz_compressor_host_t *host,
                                 const char *params, void **ctx_p)
 {
-    const char *pos = params;
-    char key[32], val[64];
-    const rz_fp16_impl_t *impl;
-    rz_fp16_ctx_t *ctx;
-    rz_status_t status;
-    int rc;
-
-    if (host == NULL || ctx_p == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    status = rz_fp16_pick_impl(host, "auto", &impl);
-    if (status != RZ_OK) {
-        return status;
-    }
-    while ((rc = rz_codec_param_next(&pos, key, sizeof(key), val,
-                                     sizeof(val))) > 0) {
-        if (strcmp(key, "impl") != 0) {
-            RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                         "unknown parameter '%s' (fp16 takes impl)", key);
-            return RZ_ERR_INVALID_PARAM;
-        }
-        status = rz_fp16_pick_impl(host, val, &impl);
-        if (status != RZ_OK) {
-            return status;
-        }
-    }
-    if (rc < 0) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "malformed parameter string \"%s\" (want key=value)",
-                     params);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL) {
-        return RZ_ERR_NO_MEMORY;
-    }
-    ctx->host = host;
-    ctx->impl = impl;
-    RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_DEBUG, "%s kernels", impl->name);
-    *ctx_p = ctx;
-    return RZ_OK;
+    return rz_codec_dense_init(host, params, "fp16", &rz_fp16_impl_portable,
+                               rz_fp16_impl_avx2, ctx_p);
 }
-
-static void rz_fp16_finalize(void *ctx)
-{
-    free(ctx);
-}
-
-/* Only the members that fit in the host's struct_size are written. */
-#define RZ_FP16_INFO_SET(info, member, value)                                  \
-    do {                                                                       \
-        if ((info)->struct_size >=                                             \
-            offsetof(rz_compressor_info_t, member) + sizeof((info)->member)) { \
-            (info)->member = (value);                                          \
-        }                                                                      \
-    } while (0)
 
 static rz_status_t rz_fp16_query(void *ctx, rz_compressor_info_t *info)
 {
-    if (ctx == NULL || info == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
     /* Idempotent: binary16 values (and +-65504) are fixed points, and a
      * NaN re-encodes to itself. Not CONTRACTIVE: a saturated element has
      * no error bound (1e30 becomes 65504), and a vector of values below
      * 2^-25 becomes 0, so no delta > 0 holds for every v. Not HOMOGENEOUS:
      * scaling by 2^j moves values across the subnormal and saturation
      * limits. Not LINEAR: sums of rounded values are not rounded sums. */
-    RZ_FP16_INFO_SET(info, caps,
-                     RZ_COMPRESSOR_CAP_IDEMPOTENT |
-                         RZ_COMPRESSOR_CAP_DETERMINISTIC |
-                         RZ_COMPRESSOR_CAP_FIXED_SIZE);
-    RZ_FP16_INFO_SET(info, dtypes,
-                     RZ_COMPRESSOR_DTYPE_BIT(RZ_COMPRESSOR_DTYPE_F32));
-    RZ_FP16_INFO_SET(info, min_count, 0);
-    RZ_FP16_INFO_SET(info, wire_id, RZ_FP16_WIRE_ID);
-    RZ_FP16_INFO_SET(info, priority, 0);
-    return RZ_OK;
-}
-
-/* 2n, or 0 when 2n does not fit a size_t (no buffer could hold it). */
-static size_t rz_fp16_wire_size(size_t count)
-{
-    return count > SIZE_MAX / 2 ? 0 : 2 * count;
+    return rz_codec_query_f32(ctx, info,
+                              RZ_COMPRESSOR_CAP_IDEMPOTENT |
+                                  RZ_COMPRESSOR_CAP_DETERMINISTIC |
+                                  RZ_COMPRESSOR_CAP_FIXED_SIZE,
+                              0, RZ_FP16_WIRE_ID);
 }
 
 static size_t rz_fp16_max_compressed_size(void *ctx, uint32_t dtype,
                                           size_t count)
 {
-    size_t size;
-
     (void)ctx;
-    if (dtype != RZ_COMPRESSOR_DTYPE_F32 || count == 0) {
-        return 0;
-    }
-    size = rz_fp16_wire_size(count);
-    /* An impossible size makes every capacity check fail. */
-    return size == 0 ? SIZE_MAX : size;
+    return rz_codec_dense_max_size(dtype, count, RZ_FP16_WIDTH);
 }
 
-static rz_status_t rz_fp16_compress(void *ctx_, const rz_compressor_key_t *key,
+static rz_status_t rz_fp16_compress(void *ctx, const rz_compressor_key_t *key,
                                     uint32_t dtype, const void *in,
                                     size_t count, void *out, size_t capacity,
                                     size_t *size_p, void *residual)
 {
-    rz_fp16_ctx_t *ctx = ctx_;
-    size_t size;
-
     (void)key; /* deterministic: no randomness to key */
-    if (ctx == NULL || size_p == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (dtype != RZ_COMPRESSOR_DTYPE_F32) {
-        return RZ_ERR_NOT_SUPPORTED;
-    }
-    if (count == 0) {
-        *size_p = 0; /* note 7: empty chunks send nothing */
-        return RZ_OK;
-    }
-    if (in == NULL || out == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    size = rz_fp16_wire_size(count);
-    if (size == 0 || capacity < size) {
-        RZ_CODEC_LOG(ctx->host, RZ_COMPRESSOR_LOG_ERROR,
-                     "capacity %zu too small for %zu elements "
-                     "(need 2n bytes)",
-                     capacity, count);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    ctx->impl->encode(in, count, out, residual);
-    *size_p = size;
-    return RZ_OK;
+    return rz_codec_dense_compress(ctx, RZ_FP16_WIDTH, dtype, in, count, out,
+                                   capacity, size_p, residual);
 }
 
-static rz_status_t rz_fp16_decompress(void *ctx_,
-                                      const rz_compressor_key_t *key,
+static rz_status_t rz_fp16_decompress(void *ctx, const rz_compressor_key_t *key,
                                       uint32_t dtype, const void *in,
                                       size_t size, void *y, size_t count,
                                       float alpha, float beta)
 {
-    rz_fp16_ctx_t *ctx = ctx_;
-    size_t need;
-
     (void)key;
-    if (ctx == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (dtype != RZ_COMPRESSOR_DTYPE_F32) {
-        return RZ_ERR_NOT_SUPPORTED;
-    }
-    if (count == 0) {
-        return size == 0 ? RZ_OK : RZ_ERR_MALFORMED;
-    }
-    if (in == NULL || y == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
     /* Every 16-bit pattern decodes to something (inf included, which this
      * encoder never sends), so the size is all there is to check. */
-    need = rz_fp16_wire_size(count);
-    if (need == 0 || size != need) {
-        /* Debug level: the host reports the failed call itself. */
-        RZ_CODEC_LOG(ctx->host, RZ_COMPRESSOR_LOG_DEBUG,
-                     "%zu bytes for %zu elements (want 2n)", size, count);
-        return RZ_ERR_MALFORMED;
-    }
-    ctx->impl->decode(in, count, y, alpha, beta);
-    return RZ_OK;
+    return rz_codec_dense_decompress(ctx, RZ_FP16_WIDTH, dtype, in, size, y,
+                                     count, alpha, beta);
 }
 
 RZ_COMPRESSOR_EXPORT const rz_compressor_v1_t rz_compressor_plugin_v1 = {
@@ -473,6 +261,6 @@ RZ_COMPRESSOR_EXPORT const rz_compressor_v1_t rz_compressor_plugin_v1 = {
     .max_compressed_size = rz_fp16_max_compressed_size,
     .compress = rz_fp16_compress,
     .decompress = rz_fp16_decompress,
-    .finalize = rz_fp16_finalize,
+    .finalize = rz_codec_finalize,
     .delta_bound = NULL,
 };

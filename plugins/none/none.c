@@ -16,7 +16,7 @@
  * Wire: n fp32 values, little-endian, no header. See README.md beside this
  * file.
  */
-#include "rz_codec_util.h"
+#include "rz_codec_dense.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,103 +34,9 @@ typedef uint32_t rz_none_u32u_t __attribute__((aligned(1), may_alias));
 #define RZ_NONE_BIG_ENDIAN 0
 #endif
 
-typedef struct rz_none_ctx {
-    const rz_compressor_host_t *host;
-} rz_none_ctx_t;
-
-static rz_status_t rz_none_init(const rz_compressor_host_t *host,
-                                const char *params, void **ctx_p)
-{
-    const char *pos = params;
-    char key[32], val[64];
-    rz_none_ctx_t *ctx;
-    int rc;
-
-    if (host == NULL || ctx_p == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    /* No parameters: any pair is an error, so that an option meant for
-     * another codec is never silently ignored. */
-    rc = rz_codec_param_next(&pos, key, sizeof(key), val, sizeof(val));
-    if (rc < 0) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "malformed parameter string \"%s\" (want key=value)",
-                     params);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (rc > 0) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "unknown parameter '%s' (none takes none)", key);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL) {
-        return RZ_ERR_NO_MEMORY;
-    }
-    ctx->host = host;
-    *ctx_p = ctx;
-    return RZ_OK;
-}
-
-static void rz_none_finalize(void *ctx)
-{
-    free(ctx);
-}
-
-/* Only the members that fit in the host's struct_size are written, so an
- * older host with a shorter rz_compressor_info_t keeps its memory. */
-#define RZ_NONE_INFO_SET(info, member, value)                                  \
-    do {                                                                       \
-        if ((info)->struct_size >=                                             \
-            offsetof(rz_compressor_info_t, member) + sizeof((info)->member)) { \
-            (info)->member = (value);                                          \
-        }                                                                      \
-    } while (0)
-
-static rz_status_t rz_none_query(void *ctx, rz_compressor_info_t *info)
-{
-    if (ctx == NULL || info == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    /* Identity: lossless (hence contractive with delta = 1, idempotent and
-     * positively homogeneous bitwise for every scale), linear (C(a) + C(b)
-     * is a + b, the same fp32 addition as C(a + b)), deterministic and
-     * always 4n bytes. */
-    RZ_NONE_INFO_SET(
-        info, caps,
-        RZ_COMPRESSOR_CAP_LOSSLESS | RZ_COMPRESSOR_CAP_CONTRACTIVE |
-            RZ_COMPRESSOR_CAP_LINEAR | RZ_COMPRESSOR_CAP_IDEMPOTENT |
-            RZ_COMPRESSOR_CAP_DETERMINISTIC | RZ_COMPRESSOR_CAP_HOMOGENEOUS |
-            RZ_COMPRESSOR_CAP_FIXED_SIZE);
-    RZ_NONE_INFO_SET(info, dtypes,
-                     RZ_COMPRESSOR_DTYPE_BIT(RZ_COMPRESSOR_DTYPE_F32));
-    RZ_NONE_INFO_SET(info, min_count, 0);
-    RZ_NONE_INFO_SET(info, wire_id, RZ_NONE_WIRE_ID);
-    RZ_NONE_INFO_SET(info, priority, 0);
-    return RZ_OK;
-}
-
-/* 4n, or 0 when 4n does not fit a size_t (no buffer could hold it). */
-static size_t rz_none_wire_size(size_t count)
-{
-    return count > SIZE_MAX / 4 ? 0 : 4 * count;
-}
-
-static size_t rz_none_max_compressed_size(void *ctx, uint32_t dtype,
-                                          size_t count)
-{
-    size_t size;
-
-    (void)ctx;
-    if (dtype != RZ_COMPRESSOR_DTYPE_F32 || count == 0) {
-        return 0;
-    }
-    size = rz_none_wire_size(count);
-    /* An impossible size makes every capacity check fail. */
-    return size == 0 ? SIZE_MAX : size;
-}
-
-static void rz_none_encode(const float *in, size_t count, void *out)
+/* The bytes are written before the residual because res may be the very
+ * same buffer as in (in-place error feedback). */
+static void rz_none_encode(const float *in, size_t count, void *out, float *res)
 {
 #if RZ_NONE_BIG_ENDIAN
     const uint32_t *src = (const uint32_t *)in;
@@ -142,51 +48,14 @@ static void rz_none_encode(const float *in, size_t count, void *out)
 #else
     memcpy(out, in, count * sizeof(float));
 #endif
-}
-
-static rz_status_t rz_none_compress(void *ctx_, const rz_compressor_key_t *key,
-                                    uint32_t dtype, const void *in,
-                                    size_t count, void *out, size_t capacity,
-                                    size_t *size_p, void *residual)
-{
-    rz_none_ctx_t *ctx = ctx_;
-    size_t size;
-
-    (void)key; /* deterministic: no randomness to key */
-    if (ctx == NULL || size_p == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (dtype != RZ_COMPRESSOR_DTYPE_F32) {
-        return RZ_ERR_NOT_SUPPORTED;
-    }
-    if (count == 0) {
-        *size_p = 0; /* note 7: empty chunks send nothing */
-        return RZ_OK;
-    }
-    if (in == NULL || out == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    size = rz_none_wire_size(count);
-    if (size == 0 || capacity < size) {
-        RZ_CODEC_LOG(ctx->host, RZ_COMPRESSOR_LOG_ERROR,
-                     "capacity %zu too small for %zu elements "
-                     "(need 4n bytes)",
-                     capacity, count);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    /* The bytes are written before the residual because residual may be
-     * the very same buffer as in (in-place error feedback). */
-    rz_none_encode(in, count, out);
-    if (residual != NULL) {
+    if (res != NULL) {
         /* r = v - Dec(Enc(v)) = v - v, which is +0 for every finite v in
          * round-to-nearest. We write +0 for inf and NaN as well, where the
          * literal fp32 subtraction would give NaN: nothing was lost, and an
          * error-feedback state must not be poisoned by a value the codec
          * carried exactly (CAP_LOSSLESS implies a zero residual). */
-        memset(residual, 0, count * sizeof(float));
+        memset(res, 0, count * sizeof(float));
     }
-    *size_p = size;
-    return RZ_OK;
 }
 
 /*
@@ -227,39 +96,79 @@ static void rz_none_decode(const void *in, size_t count, float *y, float alpha,
 #endif
 }
 
-static rz_status_t rz_none_decompress(void *ctx_,
-                                      const rz_compressor_key_t *key,
+static const rz_codec_dense_impl_t rz_none_impl = {"portable", rz_none_encode,
+                                                   rz_none_decode};
+
+/* ---------------------------------------------------------------- the ABI */
+
+#define RZ_NONE_WIDTH 4 /* wire bytes per element */
+
+static rz_status_t rz_none_init(const rz_compressor_host_t *host,
+                                const char *params, void **ctx_p)
+{
+    const char *pos = params;
+    char key[32], val[64];
+    int rc;
+
+    if (host == NULL || ctx_p == NULL) {
+        return RZ_ERR_INVALID_PARAM;
+    }
+    /* No parameters: any pair is an error, so that an option meant for
+     * another codec is never silently ignored. */
+    rc = rz_codec_param_next(&pos, key, sizeof(key), val, sizeof(val));
+    if (rc < 0) {
+        return rz_codec_dense_bad_params(host, params);
+    }
+    if (rc > 0) {
+        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
+                     "unknown parameter '%s' (none takes none)", key);
+        return RZ_ERR_INVALID_PARAM;
+    }
+    return rz_codec_dense_ctx_new(host, &rz_none_impl, ctx_p);
+}
+
+static rz_status_t rz_none_query(void *ctx, rz_compressor_info_t *info)
+{
+    /* Identity: lossless (hence contractive with delta = 1, idempotent and
+     * positively homogeneous bitwise for every scale), linear (C(a) + C(b)
+     * is a + b, the same fp32 addition as C(a + b)), deterministic and
+     * always 4n bytes. */
+    return rz_codec_query_f32(
+        ctx, info,
+        RZ_COMPRESSOR_CAP_LOSSLESS | RZ_COMPRESSOR_CAP_CONTRACTIVE |
+            RZ_COMPRESSOR_CAP_LINEAR | RZ_COMPRESSOR_CAP_IDEMPOTENT |
+            RZ_COMPRESSOR_CAP_DETERMINISTIC | RZ_COMPRESSOR_CAP_HOMOGENEOUS |
+            RZ_COMPRESSOR_CAP_FIXED_SIZE,
+        0, RZ_NONE_WIRE_ID);
+}
+
+static size_t rz_none_max_compressed_size(void *ctx, uint32_t dtype,
+                                          size_t count)
+{
+    (void)ctx;
+    return rz_codec_dense_max_size(dtype, count, RZ_NONE_WIDTH);
+}
+
+static rz_status_t rz_none_compress(void *ctx, const rz_compressor_key_t *key,
+                                    uint32_t dtype, const void *in,
+                                    size_t count, void *out, size_t capacity,
+                                    size_t *size_p, void *residual)
+{
+    (void)key; /* deterministic: no randomness to key */
+    return rz_codec_dense_compress(ctx, RZ_NONE_WIDTH, dtype, in, count, out,
+                                   capacity, size_p, residual);
+}
+
+static rz_status_t rz_none_decompress(void *ctx, const rz_compressor_key_t *key,
                                       uint32_t dtype, const void *in,
                                       size_t size, void *y, size_t count,
                                       float alpha, float beta)
 {
-    rz_none_ctx_t *ctx = ctx_;
-    size_t need;
-
     (void)key;
-    if (ctx == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (dtype != RZ_COMPRESSOR_DTYPE_F32) {
-        return RZ_ERR_NOT_SUPPORTED;
-    }
-    if (count == 0) {
-        return size == 0 ? RZ_OK : RZ_ERR_MALFORMED;
-    }
-    if (in == NULL || y == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
     /* The size is the only thing the bytes can get wrong: every 32-bit
      * pattern is a valid fp32 (NaN and inf pass through as sent). */
-    need = rz_none_wire_size(count);
-    if (need == 0 || size != need) {
-        /* Debug level: the host reports the failed call itself. */
-        RZ_CODEC_LOG(ctx->host, RZ_COMPRESSOR_LOG_DEBUG,
-                     "%zu bytes for %zu elements (want 4n)", size, count);
-        return RZ_ERR_MALFORMED;
-    }
-    rz_none_decode(in, count, y, alpha, beta);
-    return RZ_OK;
+    return rz_codec_dense_decompress(ctx, RZ_NONE_WIDTH, dtype, in, size, y,
+                                     count, alpha, beta);
 }
 
 static rz_status_t rz_none_delta_bound(void *ctx, uint32_t dtype, size_t count,
@@ -288,6 +197,6 @@ RZ_COMPRESSOR_EXPORT const rz_compressor_v1_t rz_compressor_plugin_v1 = {
     .max_compressed_size = rz_none_max_compressed_size,
     .compress = rz_none_compress,
     .decompress = rz_none_decompress,
-    .finalize = rz_none_finalize,
+    .finalize = rz_codec_finalize,
     .delta_bound = rz_none_delta_bound,
 };

@@ -19,7 +19,7 @@
  * contracts only in expectation; what holds per call is linearity under
  * the shared mask, which lets compressed vectors be summed directly.
  */
-#include "rz_codec_util.h"
+#include "rz_codec_k.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -42,97 +42,12 @@
         }                                                                      \
     } while (0)
 
-typedef struct rz_randk_ctx {
-    const rz_compressor_host_t *host;
-    double ratio;     /* used when k_fixed == 0 */
-    uint64_t k_fixed; /* 0: k comes from ratio */
-} rz_randk_ctx_t;
-
 /* ---------------------------------------------------------- parameters */
 
 static rz_status_t rz_randk_init(const rz_compressor_host_t *host,
                                  const char *params, void **ctx_p)
 {
-    const char *pos = params;
-    char key[32], val[64];
-    int have_ratio = 0, have_k = 0, rc;
-    double ratio = RZ_RANDK_DEFAULT_RATIO;
-    uint64_t k = 0;
-    rz_randk_ctx_t *ctx;
-
-    if (host == NULL || ctx_p == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    while ((rc = rz_codec_param_next(&pos, key, sizeof(key), val,
-                                     sizeof(val))) > 0) {
-        if (strcmp(key, "ratio") == 0 && !have_ratio) {
-            if (rz_codec_parse_double(val, 0.0, 1.0, &ratio) != 0) {
-                RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                             "ratio=%s: want a number in (0, 1]", val);
-                return RZ_ERR_INVALID_PARAM;
-            }
-            have_ratio = 1;
-        } else if (strcmp(key, "k") == 0 && !have_k) {
-            if (rz_codec_parse_u64(val, 1, UINT64_MAX, &k) != 0) {
-                RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                             "k=%s: want an integer >= 1", val);
-                return RZ_ERR_INVALID_PARAM;
-            }
-            have_k = 1;
-        } else {
-            RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                         "parameter '%s' %s (known: ratio=<(0,1]> or k=<n>)",
-                         key,
-                         (strcmp(key, "ratio") == 0 || strcmp(key, "k") == 0)
-                             ? "given twice"
-                             : "unknown");
-            return RZ_ERR_INVALID_PARAM;
-        }
-    }
-    if (rc < 0) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "cannot parse parameters '%s' (want key=value,...)",
-                     params);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (have_ratio && have_k) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "give either ratio or k, not both");
-        return RZ_ERR_INVALID_PARAM;
-    }
-
-    ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL) {
-        return RZ_ERR_NO_MEMORY;
-    }
-    ctx->host = host;
-    ctx->ratio = ratio;
-    ctx->k_fixed = have_k ? k : 0;
-    *ctx_p = ctx;
-    return RZ_OK;
-}
-
-static void rz_randk_finalize(void *ctx)
-{
-    free(ctx);
-}
-
-/* k = max(1, floor(ratio * n)) in IEEE double, capped at n; 0 for n = 0. */
-static size_t rz_randk_k(const rz_randk_ctx_t *ctx, size_t n)
-{
-    double x;
-
-    if (n == 0) {
-        return 0;
-    }
-    if (ctx->k_fixed != 0) {
-        return ctx->k_fixed < n ? (size_t)ctx->k_fixed : n;
-    }
-    x = floor(ctx->ratio * (double)n);
-    if (!(x >= 1.0)) {
-        return 1;
-    }
-    return x >= (double)n ? n : (size_t)x;
+    return rz_codec_k_init(host, params, RZ_RANDK_DEFAULT_RATIO, ctx_p);
 }
 
 /* Mask positions are held as uint32 (half the memory and sort passes of
@@ -148,41 +63,19 @@ static size_t rz_randk_max_size(void *ctx, uint32_t dtype, size_t count)
         !rz_randk_count_ok(count)) {
         return 0;
     }
-    return 4 * rz_randk_k(ctx, count);
+    return 4 * rz_codec_k_of(ctx, count);
 }
 
 static rz_status_t rz_randk_query(void *ctx, rz_compressor_info_t *info)
 {
-    size_t sz;
-
-    if (ctx == NULL || info == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    sz = info->struct_size;
-#define RZ_RANDK_FITS(m)                                                       \
-    (sz >= offsetof(rz_compressor_info_t, m) + sizeof(info->m))
-    if (RZ_RANDK_FITS(caps)) {
-        /* Not CONTRACTIVE (only in expectation) and not UNBIASED (no n/k
-         * rescaling). */
-        info->caps = RZ_COMPRESSOR_CAP_LINEAR | RZ_COMPRESSOR_CAP_IDEMPOTENT |
-                     RZ_COMPRESSOR_CAP_DETERMINISTIC |
-                     RZ_COMPRESSOR_CAP_HOMOGENEOUS |
-                     RZ_COMPRESSOR_CAP_FIXED_SIZE;
-    }
-    if (RZ_RANDK_FITS(dtypes)) {
-        info->dtypes = RZ_COMPRESSOR_DTYPE_BIT(RZ_COMPRESSOR_DTYPE_F32);
-    }
-    if (RZ_RANDK_FITS(min_count)) {
-        info->min_count = RZ_RANDK_MIN_COUNT;
-    }
-    if (RZ_RANDK_FITS(wire_id)) {
-        info->wire_id = RZ_RANDK_WIRE_ID;
-    }
-    if (RZ_RANDK_FITS(priority)) {
-        info->priority = 0;
-    }
-#undef RZ_RANDK_FITS
-    return RZ_OK;
+    /* Not CONTRACTIVE (only in expectation) and not UNBIASED (no n/k
+     * rescaling). */
+    return rz_codec_query_f32(
+        ctx, info,
+        RZ_COMPRESSOR_CAP_LINEAR | RZ_COMPRESSOR_CAP_IDEMPOTENT |
+            RZ_COMPRESSOR_CAP_DETERMINISTIC | RZ_COMPRESSOR_CAP_HOMOGENEOUS |
+            RZ_COMPRESSOR_CAP_FIXED_SIZE,
+        RZ_RANDK_MIN_COUNT, RZ_RANDK_WIRE_ID);
 }
 
 /* ---------------------------------------------------------------- mask */
@@ -449,7 +342,7 @@ static rz_status_t rz_randk_compress(void *ctx, const rz_compressor_key_t *key,
     if (!rz_randk_count_ok(count)) {
         return RZ_ERR_NOT_SUPPORTED;
     }
-    k = rz_randk_k(ctx, count);
+    k = rz_codec_k_of(ctx, count);
     if (capacity < 4 * k) {
         return RZ_ERR_INVALID_PARAM;
     }
@@ -490,31 +383,6 @@ out_free_mask:
  */
 #define RZ_RANDK_DEC_STRIP 1024u
 
-/* d = 0 over [lo, hi): y = beta*y + alpha*0; beta == 0 never reads y. */
-static void rz_randk_gap(float *y, size_t lo, size_t hi, float alpha,
-                         float beta)
-{
-    const float z = alpha * 0.0f;
-    size_t i;
-
-    if (beta == 0.0f) {
-        for (i = lo; i < hi; i++) {
-            y[i] = z;
-        }
-    } else {
-        for (i = lo; i < hi; i++) {
-            y[i] = beta * y[i] + z;
-        }
-    }
-}
-
-/* rz_codec_axpby without touching y[i] when beta == 0. */
-static inline float rz_randk_axpby_at(const float *y, size_t i, float d,
-                                      float alpha, float beta)
-{
-    return beta == 0.0f ? alpha * d : beta * y[i] + alpha * d;
-}
-
 static rz_status_t rz_randk_decompress(void *ctx,
                                        const rz_compressor_key_t *key,
                                        uint32_t dtype, const void *in,
@@ -544,7 +412,7 @@ static rz_status_t rz_randk_decompress(void *ctx,
         return RZ_ERR_NOT_SUPPORTED;
     }
     /* The mask is implicit: the only thing to validate is the size. */
-    k = rz_randk_k(ctx, count);
+    k = rz_codec_k_of(ctx, count);
     if (size != 4 * k) {
         return RZ_ERR_MALFORMED;
     }
@@ -567,10 +435,10 @@ static rz_status_t rz_randk_decompress(void *ctx,
     for (lo = 0; lo < count; lo = hi) {
         hi = count - lo < RZ_RANDK_DEC_STRIP ? count : lo + RZ_RANDK_DEC_STRIP;
         for (j0 = j, c = 0; j < k && m[j] < hi; j++) {
-            kept[c++] = rz_randk_axpby_at(
+            kept[c++] = rz_codec_k_axpby_at(
                 out, m[j], rz_codec_load_f32(w + 4 * j), alpha, beta);
         }
-        rz_randk_gap(out, lo, hi, alpha, beta);
+        rz_codec_k_gap(out, lo, hi, alpha, beta);
         for (c = 0; j0 < j; j0++) {
             out[m[j0]] = kept[c++];
         }
@@ -592,6 +460,6 @@ RZ_COMPRESSOR_EXPORT const rz_compressor_v1_t rz_compressor_plugin_v1 = {
     .max_compressed_size = rz_randk_max_size,
     .compress = rz_randk_compress,
     .decompress = rz_randk_decompress,
-    .finalize = rz_randk_finalize,
+    .finalize = rz_codec_finalize,
     .delta_bound = NULL,
 };

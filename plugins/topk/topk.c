@@ -23,7 +23,7 @@
  * (kept first, sent as they are, residual +0 there). Callers should not
  * feed NaN; nothing reads out of bounds if they do.
  */
-#include "rz_codec_util.h"
+#include "rz_codec_k.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -44,97 +44,12 @@
 
 #define RZ_TOPK_KEY_MASK 0x7fffffffu
 
-typedef struct rz_topk_ctx {
-    const rz_compressor_host_t *host;
-    double ratio;     /* used when k_fixed == 0 */
-    uint64_t k_fixed; /* 0: k comes from ratio */
-} rz_topk_ctx_t;
-
 /* ---------------------------------------------------------- parameters */
 
 static rz_status_t rz_topk_init(const rz_compressor_host_t *host,
                                 const char *params, void **ctx_p)
 {
-    const char *pos = params;
-    char key[32], val[64];
-    int have_ratio = 0, have_k = 0, rc;
-    double ratio = RZ_TOPK_DEFAULT_RATIO;
-    uint64_t k = 0;
-    rz_topk_ctx_t *ctx;
-
-    if (host == NULL || ctx_p == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    while ((rc = rz_codec_param_next(&pos, key, sizeof(key), val,
-                                     sizeof(val))) > 0) {
-        if (strcmp(key, "ratio") == 0 && !have_ratio) {
-            if (rz_codec_parse_double(val, 0.0, 1.0, &ratio) != 0) {
-                RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                             "ratio=%s: want a number in (0, 1]", val);
-                return RZ_ERR_INVALID_PARAM;
-            }
-            have_ratio = 1;
-        } else if (strcmp(key, "k") == 0 && !have_k) {
-            if (rz_codec_parse_u64(val, 1, UINT64_MAX, &k) != 0) {
-                RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                             "k=%s: want an integer >= 1", val);
-                return RZ_ERR_INVALID_PARAM;
-            }
-            have_k = 1;
-        } else {
-            RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                         "parameter '%s' %s (known: ratio=<(0,1]> or k=<n>)",
-                         key,
-                         (strcmp(key, "ratio") == 0 || strcmp(key, "k") == 0)
-                             ? "given twice"
-                             : "unknown");
-            return RZ_ERR_INVALID_PARAM;
-        }
-    }
-    if (rc < 0) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "cannot parse parameters '%s' (want key=value,...)",
-                     params);
-        return RZ_ERR_INVALID_PARAM;
-    }
-    if (have_ratio && have_k) {
-        RZ_CODEC_LOG(host, RZ_COMPRESSOR_LOG_ERROR,
-                     "give either ratio or k, not both");
-        return RZ_ERR_INVALID_PARAM;
-    }
-
-    ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL) {
-        return RZ_ERR_NO_MEMORY;
-    }
-    ctx->host = host;
-    ctx->ratio = ratio;
-    ctx->k_fixed = have_k ? k : 0;
-    *ctx_p = ctx;
-    return RZ_OK;
-}
-
-static void rz_topk_finalize(void *ctx)
-{
-    free(ctx);
-}
-
-/* k = max(1, floor(ratio * n)) in IEEE double, capped at n; 0 for n = 0. */
-static size_t rz_topk_k(const rz_topk_ctx_t *ctx, size_t n)
-{
-    double x;
-
-    if (n == 0) {
-        return 0;
-    }
-    if (ctx->k_fixed != 0) {
-        return ctx->k_fixed < n ? (size_t)ctx->k_fixed : n;
-    }
-    x = floor(ctx->ratio * (double)n);
-    if (!(x >= 1.0)) {
-        return 1;
-    }
-    return x >= (double)n ? n : (size_t)x;
+    return rz_codec_k_init(host, params, RZ_TOPK_DEFAULT_RATIO, ctx_p);
 }
 
 /* Indices are uint32 on the wire, so one message holds at most
@@ -151,39 +66,17 @@ static size_t rz_topk_max_size(void *ctx, uint32_t dtype, size_t count)
         !rz_topk_count_ok(count)) {
         return 0;
     }
-    return 4 + 8 * rz_topk_k(ctx, count);
+    return 4 + 8 * rz_codec_k_of(ctx, count);
 }
 
 static rz_status_t rz_topk_query(void *ctx, rz_compressor_info_t *info)
 {
-    size_t sz;
-
-    if (ctx == NULL || info == NULL) {
-        return RZ_ERR_INVALID_PARAM;
-    }
-    sz = info->struct_size;
-#define RZ_TOPK_FITS(m)                                                        \
-    (sz >= offsetof(rz_compressor_info_t, m) + sizeof(info->m))
-    if (RZ_TOPK_FITS(caps)) {
-        info->caps =
-            RZ_COMPRESSOR_CAP_CONTRACTIVE | RZ_COMPRESSOR_CAP_IDEMPOTENT |
+    return rz_codec_query_f32(
+        ctx, info,
+        RZ_COMPRESSOR_CAP_CONTRACTIVE | RZ_COMPRESSOR_CAP_IDEMPOTENT |
             RZ_COMPRESSOR_CAP_DETERMINISTIC | RZ_COMPRESSOR_CAP_HOMOGENEOUS |
-            RZ_COMPRESSOR_CAP_FIXED_SIZE;
-    }
-    if (RZ_TOPK_FITS(dtypes)) {
-        info->dtypes = RZ_COMPRESSOR_DTYPE_BIT(RZ_COMPRESSOR_DTYPE_F32);
-    }
-    if (RZ_TOPK_FITS(min_count)) {
-        info->min_count = RZ_TOPK_MIN_COUNT;
-    }
-    if (RZ_TOPK_FITS(wire_id)) {
-        info->wire_id = RZ_TOPK_WIRE_ID;
-    }
-    if (RZ_TOPK_FITS(priority)) {
-        info->priority = 0;
-    }
-#undef RZ_TOPK_FITS
-    return RZ_OK;
+            RZ_COMPRESSOR_CAP_FIXED_SIZE,
+        RZ_TOPK_MIN_COUNT, RZ_TOPK_WIRE_ID);
 }
 
 /* The k kept entries hold at least k/n of the energy: delta = k/n. */
@@ -196,7 +89,8 @@ static rz_status_t rz_topk_delta_bound(void *ctx, uint32_t dtype, size_t count,
     if (dtype != RZ_COMPRESSOR_DTYPE_F32) {
         return RZ_ERR_NOT_SUPPORTED;
     }
-    *delta_p = count == 0 ? 1.0 : (double)rz_topk_k(ctx, count) / (double)count;
+    *delta_p =
+        count == 0 ? 1.0 : (double)rz_codec_k_of(ctx, count) / (double)count;
     return RZ_OK;
 }
 
@@ -518,7 +412,7 @@ static rz_status_t rz_topk_compress(void *ctx, const rz_compressor_key_t *key,
     if (!rz_topk_count_ok(count)) {
         return RZ_ERR_NOT_SUPPORTED;
     }
-    k = rz_topk_k(ctx, count);
+    k = rz_codec_k_of(ctx, count);
     need = 4 + 8 * k;
     if (capacity < need) {
         return RZ_ERR_INVALID_PARAM;
@@ -574,30 +468,6 @@ static rz_status_t rz_topk_compress(void *ctx, const rz_compressor_key_t *key,
  */
 #define RZ_TOPK_DEC_STRIP 1024u
 
-/* d = 0 over [lo, hi): y = beta*y + alpha*0; beta == 0 never reads y. */
-static void rz_topk_gap(float *y, size_t lo, size_t hi, float alpha, float beta)
-{
-    const float z = alpha * 0.0f;
-    size_t i;
-
-    if (beta == 0.0f) {
-        for (i = lo; i < hi; i++) {
-            y[i] = z;
-        }
-    } else {
-        for (i = lo; i < hi; i++) {
-            y[i] = beta * y[i] + z;
-        }
-    }
-}
-
-/* rz_codec_axpby without touching y[i] when beta == 0. */
-static inline float rz_topk_axpby_at(const float *y, size_t i, float d,
-                                     float alpha, float beta)
-{
-    return beta == 0.0f ? alpha * d : beta * y[i] + alpha * d;
-}
-
 static rz_status_t rz_topk_decompress(void *ctx, const rz_compressor_key_t *key,
                                       uint32_t dtype, const void *in,
                                       size_t size, void *y, size_t count,
@@ -635,7 +505,7 @@ static rz_status_t rz_topk_decompress(void *ctx, const rz_compressor_key_t *key,
         return RZ_ERR_MALFORMED;
     }
     kf = rz_codec_load_u32(w);
-    if (kf == 0 || kf > count || kf != rz_topk_k(ctx, count) ||
+    if (kf == 0 || kf > count || kf != rz_codec_k_of(ctx, count) ||
         (size - 4) % 8 != 0 || (size - 4) / 8 != kf) {
         return RZ_ERR_MALFORMED;
     }
@@ -663,10 +533,10 @@ static rz_status_t rz_topk_decompress(void *ctx, const rz_compressor_key_t *key,
         hi = count - lo < RZ_TOPK_DEC_STRIP ? count : lo + RZ_TOPK_DEC_STRIP;
         for (j0 = j, c = 0;
              j < kf && (idx = rz_codec_load_u32(wi + 4 * j)) < hi; j++) {
-            kept[c++] = rz_topk_axpby_at(
+            kept[c++] = rz_codec_k_axpby_at(
                 out, idx, rz_codec_load_f32(wv + 4 * j), alpha, beta);
         }
-        rz_topk_gap(out, lo, hi, alpha, beta);
+        rz_codec_k_gap(out, lo, hi, alpha, beta);
         for (c = 0; j0 < j; j0++) {
             out[rz_codec_load_u32(wi + 4 * j0)] = kept[c++];
         }
@@ -685,6 +555,6 @@ RZ_COMPRESSOR_EXPORT const rz_compressor_v1_t rz_compressor_plugin_v1 = {
     .max_compressed_size = rz_topk_max_size,
     .compress = rz_topk_compress,
     .decompress = rz_topk_decompress,
-    .finalize = rz_topk_finalize,
+    .finalize = rz_codec_finalize,
     .delta_bound = rz_topk_delta_bound,
 };
