@@ -746,20 +746,20 @@ static rz_status_t rz_ef_step_ef(rz_ef_t *ef, const float *grad, float lr)
     float *m = ef->m;
     rz_status_t status;
 
-    if (lambda != 0.0f) {
-        rz_ef_axpy(m, grad, lambda, ef->xeval, d);
-    } else {
-        memcpy(m, grad, d * sizeof(float));
-    }
-    if (mu != 0.0f) {
-        /* m = mu*m_old + gw: the old momentum is in acc. */
-        for (size_t i = 0; i < d; i++) {
-            float t = mu * ef->acc[i];
-            m[i] = t + m[i];
-        }
-    }
+    /* One pass, the operations of section 4 in their order: gw = grad +
+     * lambda*x_eval, m = mu*m + gw, in = lr*m (zero coefficients omitted). */
     for (size_t i = 0; i < d; i++) {
-        ef->xin[i] = lr * m[i];
+        float gw = grad[i];
+        if (lambda != 0.0f) {
+            float t = lambda * ef->xeval[i];
+            gw = gw + t;
+        }
+        if (mu != 0.0f) {
+            float t = mu * m[i];
+            gw = t + gw;
+        }
+        m[i] = gw;
+        ef->xin[i] = lr * gw;
     }
     status = rz_ef_exchange_update(ef, ef->xin, ef->acc);
     if (status != RZ_OK) {
@@ -836,10 +836,6 @@ RZ_EXPORT rz_status_t rz_ef_step(rz_ef_h ef, const float *grad, float lr,
     if (ef->cfg.method == RZ_EF_METHOD_LIEC) {
         status = rz_ef_step_liec(ef, grad, lr);
     } else {
-        /* The old momentum moves to acc, m receives the new one. */
-        if (ef->cfg.momentum != 0.0f) {
-            memcpy(ef->acc, ef->m, ef->d * sizeof(float));
-        }
         status = rz_ef_step_ef(ef, grad, lr);
     }
     if (status != RZ_OK) {
