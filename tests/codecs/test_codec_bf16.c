@@ -530,7 +530,7 @@ static void test_invariants(void *ctx, const char *tag)
     unsigned char *w2 = malloc(2 * NMAX + GUARD);
 
     for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
-        size_t n = lens[li], s1 = 0, s2 = 0;
+        size_t n = lens[li], s1 = 0;
 
         CHECK(ops->max_compressed_size(ctx, RZ_COMPRESSOR_DTYPE_F32, n) ==
                   2 * n,
@@ -563,50 +563,9 @@ static void test_invariants(void *ctx, const char *tag)
                       "C2 bound at %zu", i);
                 CHECK(fabs((double)c1[i]) <= BF16_MAX, "C2: |C(v)| <= max");
             }
-            /* C3: C(C(v)) == C(v), bytes and decoded values. */
-            CHECK(enc(ctx, c1, n, w2, 2 * n, &s2, NULL) == RZ_OK && s2 == s1 &&
-                      memcmp(w1 + 1, w2, s1) == 0,
-                  "%s: C3 bytes, n %zu", tag, n);
-            CHECK(dec(ctx, w2, s2, c2, n, 1.0f, 0.0f) == RZ_OK &&
-                      memcmp(c1, c2, n * 4) == 0,
-                  "%s: C3 values", tag);
-            /* In place (residual == in): the same bytes and residual. */
-            memcpy(io, v, n * 4);
-            CHECK(enc(ctx, io, n, w2, 2 * n, &s2, io) == RZ_OK &&
-                      memcmp(w1 + 1, w2, s1) == 0 && memcmp(io, r, n * 4) == 0,
-                  "%s: in-place residual, n %zu", tag, n);
-            /* No residual asked: the same bytes. */
-            CHECK(enc(ctx, v, n, w2, 2 * n, &s2, NULL) == RZ_OK &&
-                      memcmp(w1 + 1, w2, s1) == 0,
-                  "%s: without residual", tag);
-            /* beta = 0: y is only written, NaN in y does not leak. */
-            for (size_t i = 0; i < n; i++) {
-                y[i] = NAN;
-            }
-            CHECK(dec(ctx, w1 + 1, s1, y, n, 0.5f, 0.0f) == RZ_OK, "dec");
-            for (size_t i = 0; i < n; i++) {
-                CHECK(f2u(y[i]) == f2u(0.5f * c1[i]), "beta 0 at %zu", i);
-            }
-            /* -0 is zero too. */
-            for (size_t i = 0; i < n; i++) {
-                y[i] = NAN;
-            }
-            CHECK(dec(ctx, w1 + 1, s1, y, n, 1.0f, -0.0f) == RZ_OK, "dec");
-            CHECK(memcmp(y, c1, n * 4) == 0, "beta -0 reads y");
-            /* beta = 1, alpha = 0.5, and a general pair. */
-            rz_ct_fill(y, n, 2.0);
-            memcpy(y2, y, n * 4);
-            CHECK(dec(ctx, w1 + 1, s1, y, n, 0.5f, 1.0f) == RZ_OK, "dec");
-            for (size_t i = 0; i < n; i++) {
-                float want = 1.0f * y2[i] + 0.5f * c1[i];
-                CHECK(f2u(y[i]) == f2u(want), "beta 1 alpha 0.5 at %zu", i);
-            }
-            memcpy(y2, y, n * 4);
-            CHECK(dec(ctx, w1 + 1, s1, y, n, -1.25f, 0.75f) == RZ_OK, "dec");
-            for (size_t i = 0; i < n; i++) {
-                float bt = 0.75f * y2[i], at = -1.25f * c1[i];
-                CHECK(f2u(y[i]) == f2u(bt + at), "axpby at %zu", i);
-            }
+            /* C3, in-place and no residual, decode-accumulate. */
+            rz_ct_dense_contract(enc, dec, ctx, 2, tag, n, v, r, c1, w1 + 1, s1,
+                                 c2, io, y, y2, w2);
         }
     }
     free(v);
@@ -623,66 +582,11 @@ static void test_invariants(void *ctx, const char *tag)
 /* Empty chunks, capacity, dtype, NULL pointers and malformed sizes. */
 static void test_errors(void *ctx)
 {
-    float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8], y0[8];
-    unsigned char w[32];
-    size_t size = 77;
-
-    /* n = 0: 0 bytes, nothing touched, NULL buffers allowed. */
-    CHECK(ops->max_compressed_size(ctx, RZ_COMPRESSOR_DTYPE_F32, 0) == 0,
-          "max size 0");
-    CHECK(enc(ctx, NULL, 0, NULL, 0, &size, NULL) == RZ_OK && size == 0,
-          "empty encode");
-    CHECK(dec(ctx, NULL, 0, NULL, 0, 1.0f, 1.0f) == RZ_OK, "empty decode");
-    CHECK(dec(ctx, w, 2, y, 0, 1.0f, 0.0f) == RZ_ERR_MALFORMED,
-          "count 0 with 2 bytes");
-    /* Capacity, dtype, NULL. */
-    size = 77;
-    CHECK(enc(ctx, v, 8, w, 15, &size, NULL) == RZ_ERR_INVALID_PARAM &&
-              size == 77,
-          "capacity 2n-1");
-    CHECK(enc(ctx, v, 8, w, 16, &size, NULL) == RZ_OK && size == 16,
-          "capacity 2n");
-    CHECK(ops->compress(ctx, &key0, RZ_COMPRESSOR_DTYPE_F64, v, 8, w, 32, &size,
-                        NULL) == RZ_ERR_NOT_SUPPORTED,
-          "f64 encode");
-    CHECK(ops->decompress(ctx, &key0, RZ_COMPRESSOR_DTYPE_BF16, w, 16, y, 8,
-                          1.0f, 0.0f) == RZ_ERR_NOT_SUPPORTED,
-          "bf16 decode");
-    CHECK(ops->max_compressed_size(ctx, RZ_COMPRESSOR_DTYPE_F16, 8) == 0,
-          "max size of an unsupported dtype");
-    CHECK(enc(ctx, NULL, 8, w, 32, &size, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL in");
-    CHECK(enc(ctx, v, 8, NULL, 32, &size, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL out");
-    CHECK(enc(ctx, v, 8, w, 32, NULL, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL size_p");
-    CHECK(enc(NULL, v, 8, w, 32, &size, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL ctx");
-    CHECK(dec(ctx, NULL, 16, y, 8, 1.0f, 0.0f) == RZ_ERR_INVALID_PARAM,
-          "NULL wire");
-    CHECK(dec(ctx, w, 16, NULL, 8, 1.0f, 0.0f) == RZ_ERR_INVALID_PARAM,
-          "NULL y");
-    /* Malformed sizes: y untouched. */
-    CHECK(enc(ctx, v, 8, w, 32, &size, NULL) == RZ_OK, "enc");
-    for (int i = 0; i < 8; i++) {
-        y[i] = y0[i] = (float)i;
-    }
     static const size_t bad_sizes[] = {0, 1, 2, 14, 15, 17, 18, 32};
-    for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
-        CHECK(dec(ctx, w, bad_sizes[i], y, 8, 1.0f, 0.0f) == RZ_ERR_MALFORMED,
-              "size %zu for 8 elements", bad_sizes[i]);
-    }
-    CHECK(memcmp(y, y0, sizeof(y)) == 0, "y written on malformed input");
-    /* A count whose 2n overflows matches no size, in particular not the
-     * size 2n wraps to. */
-    CHECK(dec(ctx, w, SIZE_MAX - 1, y, SIZE_MAX, 1.0f, 0.0f) ==
-              RZ_ERR_MALFORMED,
-          "count SIZE_MAX");
-    CHECK(dec(ctx, w, 0, y, SIZE_MAX / 2 + 1, 1.0f, 0.0f) == RZ_ERR_MALFORMED,
-          "2n wraps to 0");
-    CHECK(enc(ctx, v, SIZE_MAX / 2 + 1, w, SIZE_MAX, &size, NULL) ==
-              RZ_ERR_INVALID_PARAM,
-          "encode count overflow");
+
+    rz_ct_dense_errors(ops, &key0, enc, dec, ctx, 2, RZ_COMPRESSOR_DTYPE_BF16,
+                       "bf16", RZ_COMPRESSOR_DTYPE_F16, 1, bad_sizes,
+                       sizeof(bad_sizes) / sizeof(bad_sizes[0]));
 }
 
 int main(int argc, char **argv)

@@ -246,66 +246,11 @@ static void test_invariants(void *ctx)
 /* Empty chunks, capacity, dtype, NULL pointers and malformed sizes. */
 static void test_errors(void *ctx)
 {
-    float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8], y0[8];
-    unsigned char w[64];
-    size_t size = 77;
-
-    /* n = 0: 0 bytes, nothing touched, NULL buffers allowed. */
-    CHECK(ops->max_compressed_size(ctx, RZ_COMPRESSOR_DTYPE_F32, 0) == 0,
-          "max size 0");
-    CHECK(enc(ctx, NULL, 0, NULL, 0, &size, NULL) == RZ_OK && size == 0,
-          "empty encode");
-    CHECK(dec(ctx, NULL, 0, NULL, 0, 1.0f, 1.0f) == RZ_OK, "empty decode");
-    CHECK(dec(ctx, w, 4, y, 0, 1.0f, 0.0f) == RZ_ERR_MALFORMED,
-          "count 0 with 4 bytes");
-    /* Capacity, dtype, NULL. */
-    size = 77;
-    CHECK(enc(ctx, v, 8, w, 31, &size, NULL) == RZ_ERR_INVALID_PARAM &&
-              size == 77,
-          "capacity 4n-1");
-    CHECK(enc(ctx, v, 8, w, 32, &size, NULL) == RZ_OK && size == 32,
-          "capacity 4n");
-    CHECK(ops->compress(ctx, &key0, RZ_COMPRESSOR_DTYPE_F64, v, 8, w, 64, &size,
-                        NULL) == RZ_ERR_NOT_SUPPORTED,
-          "f64 encode");
-    CHECK(ops->decompress(ctx, &key0, RZ_COMPRESSOR_DTYPE_F16, w, 32, y, 8,
-                          1.0f, 0.0f) == RZ_ERR_NOT_SUPPORTED,
-          "f16 decode");
-    CHECK(ops->max_compressed_size(ctx, RZ_COMPRESSOR_DTYPE_BF16, 8) == 0,
-          "max size of an unsupported dtype");
-    CHECK(enc(ctx, NULL, 8, w, 64, &size, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL in");
-    CHECK(enc(ctx, v, 8, NULL, 64, &size, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL out");
-    CHECK(enc(ctx, v, 8, w, 64, NULL, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL size_p");
-    CHECK(enc(NULL, v, 8, w, 64, &size, NULL) == RZ_ERR_INVALID_PARAM,
-          "NULL ctx");
-    CHECK(dec(ctx, NULL, 32, y, 8, 1.0f, 0.0f) == RZ_ERR_INVALID_PARAM,
-          "NULL wire");
-    CHECK(dec(ctx, w, 32, NULL, 8, 1.0f, 0.0f) == RZ_ERR_INVALID_PARAM,
-          "NULL y");
-    /* Malformed sizes: y untouched. */
-    CHECK(enc(ctx, v, 8, w, 64, &size, NULL) == RZ_OK, "enc");
-    for (int i = 0; i < 8; i++) {
-        y[i] = y0[i] = (float)-i;
-    }
     static const size_t bad_sizes[] = {0, 1, 4, 16, 28, 31, 33, 36, 64};
-    for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
-        CHECK(dec(ctx, w, bad_sizes[i], y, 8, 1.0f, 0.0f) == RZ_ERR_MALFORMED,
-              "size %zu for 8 elements", bad_sizes[i]);
-    }
-    CHECK(memcmp(y, y0, sizeof(y)) == 0, "y written on malformed input");
-    /* A count whose 4n overflows matches no size, in particular not the
-     * size 4n wraps to. */
-    CHECK(dec(ctx, w, 0, y, SIZE_MAX / 4 + 1, 1.0f, 0.0f) == RZ_ERR_MALFORMED,
-          "4n wraps to 0");
-    CHECK(dec(ctx, w, SIZE_MAX - 3, y, SIZE_MAX, 1.0f, 0.0f) ==
-              RZ_ERR_MALFORMED,
-          "count SIZE_MAX");
-    CHECK(enc(ctx, v, SIZE_MAX / 4 + 1, w, SIZE_MAX, &size, NULL) ==
-              RZ_ERR_INVALID_PARAM,
-          "encode count overflow");
+
+    rz_ct_dense_errors(ops, &key0, enc, dec, ctx, 4, RZ_COMPRESSOR_DTYPE_F16,
+                       "f16", RZ_COMPRESSOR_DTYPE_BF16, -1, bad_sizes,
+                       sizeof(bad_sizes) / sizeof(bad_sizes[0]));
 }
 
 int main(int argc, char **argv)
