@@ -155,7 +155,16 @@ static rz_status_t rz_ef_check(rz_ef_t *ef, const char *what)
     }
     memset(&ef->st, 0, sizeof(ef->st));
     ef->st.iter = ef->t;
+    ef->ns_encode = ef->ns_decode = ef->ns_wire = 0;
     return RZ_OK;
+}
+
+void rz_ef_phase_times(const rz_ef_t *ef, uint64_t *encode_ns,
+                       uint64_t *wire_ns, uint64_t *decode_ns)
+{
+    *encode_ns = ef->ns_encode;
+    *wire_ns = ef->ns_wire;
+    *decode_ns = ef->ns_decode;
 }
 
 static void rz_ef_finish(rz_ef_t *ef, rz_ef_stats_t *st)

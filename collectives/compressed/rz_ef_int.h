@@ -78,7 +78,17 @@ typedef struct rz_ef {
     size_t           *blen;
     uint8_t          *bkind;      /* 0 recv, 1 compressed send, 2 fp32 send */
     rz_ef_stats_t     st;         /* of the current call */
+    /* Where the current call's time went (for the fusion timeline):
+     * encoding, decoding (with the reductions fused into it), and waiting
+     * for batches on the wire. Reset with st. */
+    uint64_t          ns_encode;
+    uint64_t          ns_decode;
+    uint64_t          ns_wire;
 } rz_ef_t;
+
+/* The phase times of @ef's last call, in nanoseconds. */
+void rz_ef_phase_times(const rz_ef_t *ef, uint64_t *encode_ns,
+                       uint64_t *wire_ns, uint64_t *decode_ns);
 
 static inline int rz_ef_mod(int a, int K)
 {

@@ -43,8 +43,10 @@ static int rz_ef_recv(rz_ef_t *ef, int peer, unsigned step, void *buf,
 
 static rz_status_t rz_ef_run(rz_ef_t *ef)
 {
+    uint64_t t0 = rz_time_ns();
     rz_status_t status = rz_p2p_run(ef->req, ef->blen);
 
+    ef->ns_wire += rz_time_ns() - t0;
     ef->req = NULL;
     if (status != RZ_OK) {
         return status;
@@ -98,10 +100,12 @@ static rz_status_t rz_ef_encode(rz_ef_t *ef, const rz_plugin_t *plugin,
                                 float *res)
 {
     rz_compressor_key_t key = rz_ef_key(ef, chunk);
+    uint64_t t0 = rz_time_ns();
     rz_status_t status = rz_plugin_compress(plugin, &key,
                                             RZ_COMPRESSOR_DTYPE_F32, in, n,
                                             out, cap, size_p, res);
-    if (status != RZ_OK) {
+
+    ef->ns_encode += rz_time_ns() - t0;    if (status != RZ_OK) {
         RZ_LOG_ERROR("compressed allreduce: compressor '%s' failed on chunk "
                      "%d (%zu elements) at iteration %llu: %s", plugin->name,
                      chunk, n, (unsigned long long)ef->t,
@@ -116,12 +120,13 @@ static rz_status_t rz_ef_decode(rz_ef_t *ef, const rz_plugin_t *plugin,
                                 size_t size, float *y, size_t n, float beta)
 {
     rz_compressor_key_t key = rz_ef_key(ef, chunk);
+    uint64_t t0 = rz_time_ns();
     rz_status_t status;
 
     key.rank = (uint64_t)src;
     status = rz_plugin_decompress(plugin, &key, RZ_COMPRESSOR_DTYPE_F32, in,
                                   size, y, n, 1.0f, beta);
-    if (status != RZ_OK) {
+    ef->ns_decode += rz_time_ns() - t0;    if (status != RZ_OK) {
         RZ_LOG_ERROR("compressed allreduce: rank %d's %zu-byte message for "
                      "chunk %d (%zu elements, compressor '%s') does not "
                      "decode: %s", src, size, chunk, n, plugin->name,

@@ -112,6 +112,19 @@ typedef struct {
 rz_status_t rz_comm_init_oob(rz_comm_h *comm_p, const rz_oob_t *oob);
 
 /**
+ * @brief Duplicate a communicator: same ranks, its own UCX worker and
+ *        endpoints, its own tag space. The two may then be used at the same
+ *        time from different threads (the fusion engine runs on one).
+ *        Collective over @p comm; costs one allgather of worker addresses.
+ * @param [in]  comm       Communicator to duplicate.
+ * @param [out] newcomm_p  The duplicate, set only on success.
+ * @return RZ_OK, RZ_ERR_INVALID_PARAM, RZ_ERR_ABORTED (@p comm failed
+ *         earlier), RZ_ERR_TRANSPORT, RZ_ERR_NO_MEMORY, or the error of the
+ *         allgather.
+ */
+rz_status_t rz_comm_dup(rz_comm_h comm, rz_comm_h *newcomm_p);
+
+/**
  * @brief Release a communicator. Local: never waits for other ranks longer
  *        than a short flush, and never hangs on dead peers. Pending requests
  *        are failed with RZ_ERR_ABORTED.

@@ -11,6 +11,7 @@
 #include <ringzip/comm.h>
 #include <ringzip/coll.h>
 #include <ringzip/ef.h>
+#include <ringzip/fusion.h>
 
 #ifdef __cplusplus
 extern "C" {

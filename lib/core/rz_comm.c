@@ -528,6 +528,43 @@ RZ_EXPORT rz_status_t rz_comm_init_oob(rz_comm_h *comm_p, const rz_oob_t *oob)
                           (void *)oob, comm_p);
 }
 
+/* ------------------------------------------------------------ dup */
+
+/* The OOB allgather of a duplicate: an allgather on the parent. */
+static int rz_comm_dup_allgather(const void *sendbuf, void *recvbuf,
+                                 size_t size, void *coll_info)
+{
+    return rz_allgather(sendbuf, recvbuf, size, RZ_DTYPE_U8,
+                        (rz_comm_h)coll_info) == RZ_OK ? 0 : -1;
+}
+
+RZ_EXPORT rz_status_t rz_comm_dup(rz_comm_h comm, rz_comm_h *newcomm_p)
+{
+    rz_status_t status = rz_comm_check(comm);
+    rz_oob_t oob;
+
+    if (status != RZ_OK || newcomm_p == NULL) {
+        RZ_LOG_ERROR("rz_comm_dup: invalid arguments (comm=%p newcomm_p=%p)",
+                     (void *)comm, (void *)newcomm_p);
+        return RZ_ERR_INVALID_PARAM;
+    }
+    if (comm->error != RZ_OK) {
+        RZ_LOG_ERROR("rz_comm_dup: the communicator failed earlier (%s)",
+                     rz_status_string(comm->error));
+        return RZ_ERR_ABORTED;
+    }
+    oob.allgather = rz_comm_dup_allgather;
+    oob.coll_info = comm;
+    oob.rank = comm->rank;
+    oob.nranks = comm->nranks;
+    status = rz_comm_create(comm->rank, comm->nranks, rz_comm_oob_exchange,
+                            &oob, newcomm_p);
+    if (status == RZ_ERR_BOOTSTRAP && comm->error != RZ_OK) {
+        status = comm->error;
+    }
+    return status;
+}
+
 /* ------------------------------------------------------------ the rest */
 
 RZ_EXPORT rz_status_t rz_comm_destroy(rz_comm_h comm)

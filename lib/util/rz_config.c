@@ -14,6 +14,10 @@ static const rz_config_long_range_t rz_range_spin  = {0, 10000000L};
 static const rz_config_long_range_t rz_range_rank  = {-1, (1L << 20) - 1};
 static const rz_config_long_range_t rz_range_size  = {-1, 1L << 20};
 static const rz_config_long_range_t rz_range_segment = {1024, 1L << 30};
+static const rz_config_long_range_t rz_range_fusion = {0, LONG_MAX};
+static const rz_config_long_range_t rz_range_cache = {0, 1L << 20};
+static const rz_config_double_range_t rz_range_cycle = {1e-3, 1e6};
+static const rz_config_double_range_t rz_range_stall = {0, 1e9};
 static const char *const rz_allreduce_algos[] = {"auto", "ring", "rd", "rabenseifner", NULL};
 static const char *const rz_bind_policies[] = {"auto", "none", "core",
                                                "numa", NULL};
@@ -88,6 +92,40 @@ const rz_config_entry_t rz_config_table[] = {
      "-b shows the placement.",
      RZ_CFG_FIELD(bind), rz_config_parse_choice, rz_bind_policies,
      "auto|none|core|numa"},
+    {"RZ_CYCLE_TIME_MS", "1",
+     "Fusion engine: milliseconds between two cycles of its background "
+     "thread; each cycle negotiates which tensors are ready on every rank "
+     "and reduces them. Shorter cycles cut latency and cost a small "
+     "allreduce each.",
+     RZ_CFG_FIELD(cycle_time_ms), rz_config_parse_double, &rz_range_cycle,
+     "<ms>"},
+    {"RZ_FUSION_THRESHOLD", "134217728",
+     "Fusion engine: most bytes of tensors fused into one collective; 0 "
+     "disables fusion (one collective per tensor).",
+     RZ_CFG_FIELD(fusion_threshold), rz_config_parse_long, &rz_range_fusion,
+     "<bytes>"},
+    {"RZ_CACHE_CAPACITY", "1024",
+     "Fusion engine: tensors the response cache remembers; a step whose "
+     "tensors are all cached is scheduled by one bitwise-AND allreduce "
+     "instead of a negotiation through rank 0. 0 disables the cache.",
+     RZ_CFG_FIELD(cache_capacity), rz_config_parse_long, &rz_range_cache,
+     "<entries>"},
+    {"RZ_STALL_WARNING_S", "60",
+     "Fusion engine: seconds after which rank 0 warns about a tensor that "
+     "some ranks enqueued and others did not, naming the missing ranks "
+     "(again every such period); 0 disables the warning.",
+     RZ_CFG_FIELD(stall_warning_s), rz_config_parse_double, &rz_range_stall,
+     "<seconds>"},
+    {"RZ_STALL_TIMEOUT_S", "0",
+     "Fusion engine: seconds after which such a stalled tensor fails with "
+     "RZ_ERR_TIMEOUT on the ranks that enqueued it; 0 waits forever.",
+     RZ_CFG_FIELD(stall_timeout_s), rz_config_parse_double, &rz_range_stall,
+     "<seconds>"},
+    {"RZ_TIMELINE", "",
+     "Fusion engine: write a Chrome trace (chrome://tracing, Perfetto) of "
+     "every tensor's phases to this file. With %r in the path every rank "
+     "writes its own file (%r = rank); without, rank 0 alone writes.",
+     RZ_CFG_FIELD(timeline), rz_config_parse_string, NULL, "<path>"},
     {"RZ_RANK", "-1",
      "This process's rank, for rz_comm_init_env() (set by rzrun).",
      RZ_CFG_FIELD(rank), rz_config_parse_long, &rz_range_rank, "<int>"},
@@ -291,6 +329,14 @@ static void rz_config_format(const rz_config_entry_t *e, const rz_config_t *cfg,
 
     if (e->parse == rz_config_parse_long) {
         snprintf(buf, size, "%ld", *(const long *)field);
+    } else if (e->parse == rz_config_parse_long_auto) {
+        if (*(const long *)field < 0) {
+            snprintf(buf, size, "auto");
+        } else {
+            snprintf(buf, size, "%ld", *(const long *)field);
+        }
+    } else if (e->parse == rz_config_parse_double) {
+        snprintf(buf, size, "%g", *(const double *)field);
     } else if (e->parse == rz_config_parse_log_level) {
         snprintf(buf, size, "%s",
                  rz_log_level_name(*(const rz_log_level_t *)field));
@@ -309,4 +355,20 @@ void rz_config_print(FILE *out, const rz_config_t *cfg)
         fprintf(out, "#\n# %s\n#   %s %s, default '%s'\n#\n%s=%s\n", e->help,
                 e->name, e->syntax, e->dflt, e->name, value);
     }
+}
+
+int rz_config_parse_double(const char *value, void *field, const void *arg)
+{
+    const rz_config_double_range_t *range = arg;
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno != 0 || end == value || *end != '\0' || !(v == v) ||
+        (range != NULL && (v < range->min || v > range->max))) {
+        return -1;
+    }
+    *(double *)field = v;
+    return 0;
 }

@@ -21,6 +21,13 @@ typedef struct {
     long           spin_us;       /* -1: auto */
     char           allreduce_algo[RZ_CONFIG_STR_MAX]; /* auto, ring, rd */
     long           ring_segment;  /* bytes per pipelined ring message */
+    /* Fusion engine. */
+    double         cycle_time_ms;
+    long           fusion_threshold;
+    long           cache_capacity;
+    double         stall_warning_s;
+    double         stall_timeout_s;
+    char           timeline[RZ_CONFIG_STR_MAX];
     char           bootstrap_addr[RZ_CONFIG_STR_MAX];
     char           bind[RZ_CONFIG_STR_MAX]; /* auto, none, core, numa */
     char           plugin_path[RZ_CONFIG_STR_MAX];
@@ -71,6 +78,8 @@ void rz_config_print(FILE *out, const rz_config_t *cfg);
 /* Parsers, exposed for unit tests. */
 typedef struct { long min, max; } rz_config_long_range_t;
 int rz_config_parse_long(const char *value, void *field, const void *arg);
+typedef struct { double min, max; } rz_config_double_range_t;
+int rz_config_parse_double(const char *value, void *field, const void *arg);
 int rz_config_parse_string(const char *value, void *field, const void *arg);
 int rz_config_parse_log_level(const char *value, void *field, const void *arg);
 /* One of a NULL-terminated list of words (@arg, const char *const *),
