@@ -109,10 +109,18 @@ static void rz_fu_fail_all(rz_fusion_t *fu, rz_status_t status)
     fu->pend = NULL;
 }
 
+/* An idle engine backs off: after RZ_FU_IDLE_CYCLES cycles in which this
+ * rank held nothing, the period doubles each cycle up to RZ_FU_DOZE_NS,
+ * and the first enqueue wakes the thread at once. A busy engine runs every
+ * cycle time. (Every cycle is a collective: an idle engine on every rank
+ * would otherwise cost each rank an allreduce per millisecond.) */
+#define RZ_FU_IDLE_CYCLES 20
+#define RZ_FU_DOZE_NS     20000000ull
+
 static void *rz_fu_thread(void *arg)
 {
     rz_fusion_t *fu = arg;
-    uint64_t next = rz_time_ns();
+    uint64_t next = rz_time_ns(), period = fu->cycle_ns;
     rz_status_t status;
 
     rz_log_set_rank(fu->rank);
@@ -121,7 +129,9 @@ static void *rz_fu_thread(void *arg)
         struct timespec ts;
 
         pthread_mutex_lock(&fu->lock);
-        while (!fu->stop && rz_time_ns() < next) {
+        fu->dozing = period > fu->cycle_ns;
+        while (!fu->stop && rz_time_ns() < next &&
+               !(fu->dozing && fu->in_head != NULL)) {
             uint64_t left = next - rz_time_ns();
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += (long)(left % 1000000000ull);
@@ -130,6 +140,7 @@ static void *rz_fu_thread(void *arg)
             ts.tv_nsec %= 1000000000L;
             pthread_cond_timedwait(&fu->wake, &fu->lock, &ts);
         }
+        fu->dozing = 0;
         stopping = fu->stop;
         /* Take the queue, in enqueue order, behind what is pending. */
         if (fu->in_head != NULL) {
@@ -143,10 +154,22 @@ static void *rz_fu_thread(void *arg)
         fu->stats.cycles++;
         pthread_mutex_unlock(&fu->lock);
 
-        next = RZ_FU_MAX(next + fu->cycle_ns, rz_time_ns());
+        uint64_t start = rz_time_ns();
+        fu->busy = fu->pend != NULL;
         status = rz_fu_cycle(fu, stopping);
         if (status != RZ_OK) {
             break;
+        }
+        if (fu->busy || fu->pend != NULL) {
+            fu->idle_cycles = 0;
+            period = fu->cycle_ns;
+        } else if (++fu->idle_cycles > RZ_FU_IDLE_CYCLES) {
+            period = RZ_MIN(period * 2, RZ_FU_MAX(fu->cycle_ns,
+                                                  RZ_FU_DOZE_NS));
+        }
+        next = RZ_FU_MAX(start + period, next + period);
+        if (next > rz_time_ns() + period) {
+            next = rz_time_ns() + period;
         }
     }
     if (status == RZ_ERR_ABORTED) {
@@ -502,6 +525,9 @@ RZ_EXPORT rz_status_t rz_fusion_enqueue_allreduce(
         fu->in_head = o;
     }
     fu->in_tail = o;
+    if (fu->dozing) {
+        pthread_cond_signal(&fu->wake);
+    }
     pthread_mutex_unlock(&fu->lock);
     *handle_p = o;
     return RZ_OK;

@@ -519,10 +519,11 @@ static rz_status_t rz_fu_coord_request(rz_fusion_t *fu, rz_fu_coord_t *c,
     if (agree) {
         status = rz_fu_coord_ready(c, name, &e->prm[0]);
     } else {
-        char msg[1024];
-        rz_fu_mismatch_text(e, K, msg, sizeof(msg));
-        RZ_LOG_ERROR("fusion engine: tensor '%s': the ranks disagree: %s",
-                     name, msg);
+        char prm[1024], msg[1400];
+        rz_fu_mismatch_text(e, K, prm, sizeof(prm));
+        snprintf(msg, sizeof(msg), "tensor '%.*s': the ranks disagree: %s",
+                 256, name, prm);
+        RZ_LOG_ERROR("fusion engine: %s", msg);
         rz_fu_resp_error(c, RZ_ERR_MISMATCH, name, msg);
     }
     rz_fu_entry_free(rz_fu_map_del(&fu->table, name));
@@ -805,6 +806,7 @@ static rz_status_t rz_fu_negotiate(rz_fusion_t *fu, int census)
     uint8_t **all = NULL;
     uint64_t *lens = NULL, rlen = 0, now = rz_time_ns();
     uint8_t *resp = NULL;
+    long spin = fu->comm->spin_us;
     rz_status_t status;
 
     for (rz_fu_op_t *op = fu->pend; op != NULL; op = op->next) {
@@ -823,6 +825,9 @@ static rz_status_t rz_fu_negotiate(rz_fusion_t *fu, int census)
         status = RZ_ERR_NO_MEMORY;
         goto out;
     }
+    /* Control messages block at once (see rz_fu_cycle()). */
+    spin = fu->comm->spin_us;
+    fu->comm->spin_us = 0;
     RZ_CHECK_GOTO(rz_fu_gather(fu, &mine, &all, &lens), out, status);
     /* Sent: rank 0 now counts them. */
     for (rz_fu_op_t *op = fu->pend; op != NULL; op = op->next) {
@@ -856,12 +861,14 @@ static rz_status_t rz_fu_negotiate(rz_fusion_t *fu, int census)
     }
     RZ_CHECK_GOTO(rz_broadcast(resp, resp, rlen, RZ_DTYPE_U8, 0, fu->comm),
                   out, status);
+    fu->comm->spin_us = spin;
     pthread_mutex_lock(&fu->lock);
     fu->stats.negotiations++;
     fu->stats.negotiation_s += (double)(rz_time_ns() - now) / 1e9;
     pthread_mutex_unlock(&fu->lock);
     status = rz_fu_apply(fu, resp, rlen);
 out:
+    fu->comm->spin_us = spin;
     free(mine.p);
     free(c.out.p);
     for (int i = 0; i < c.nready; i++) {
@@ -936,7 +943,12 @@ rz_status_t rz_fu_cycle(rz_fusion_t *fu, int stopping)
     v[RZ_FU_F_NO_STOP] = !stopping;
     v[RZ_FU_F_NO_CENSUS] = !(old && t0 - fu->last_census >=
                                         rz_fu_census_interval(fu));
+    /* Control messages block at once instead of spinning: the cycle must
+     * not eat the cores the ranks train on. */
+    long spin = fu->comm->spin_us;
+    fu->comm->spin_us = 0;
     status = rz_allreduce(v, res, vlen, RZ_DTYPE_U8, RZ_OP_MIN, fu->comm);
+    fu->comm->spin_us = spin;
     pthread_mutex_lock(&fu->lock);
     fu->stats.negotiation_s += (double)(rz_time_ns() - t0) / 1e9;
     pthread_mutex_unlock(&fu->lock);
@@ -980,6 +992,7 @@ rz_status_t rz_fu_cycle(rz_fusion_t *fu, int stopping)
             }
         }
         if (n > 0) {
+            fu->busy = 1;
             pthread_mutex_lock(&fu->lock);
             fu->stats.cache_hits += (uint64_t)n;
             pthread_mutex_unlock(&fu->lock);
@@ -994,6 +1007,7 @@ rz_status_t rz_fu_cycle(rz_fusion_t *fu, int stopping)
         if (!res[RZ_FU_F_NO_CENSUS]) {
             fu->last_census = t0;
         }
+        fu->busy = 1;
         status = rz_fu_negotiate(fu, !res[RZ_FU_F_NO_CENSUS]);
     }
     return status;

@@ -165,6 +165,8 @@ struct rz_fusion {
     rz_fu_map_t         active;     /* name -> op, not complete */
     uint64_t            next_seq;
     int                 stop;       /* rz_fusion_destroy() was called */
+    int                 dozing;     /* the thread sleeps a backed-off
+                                       cycle: an enqueue wakes it */
     int                 stopped;    /* the thread has exited */
     rz_status_t         error;      /* why it stopped, RZ_OK while running */
     rz_fusion_stats_t   stats;
@@ -179,6 +181,8 @@ struct rz_fusion {
     rz_fu_map_t         tensors;    /* name -> rz_fu_tensor_t */
     rz_fu_map_t         warned;     /* rank 0: name -> last warning (ns) */
     uint64_t            last_census;
+    int                 busy;       /* this cycle ran or held something */
+    int                 idle_cycles;
     uint8_t            *vec;        /* the cycle's AND vector */
     size_t              vec_cap;
     void               *fbuf;       /* fusion buffer */
