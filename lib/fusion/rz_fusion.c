@@ -5,6 +5,7 @@
  */
 #include "fusion/rz_fusion_int.h"
 
+#include "core/rz_comm.h"
 #include "util/rz_compiler.h"
 #include "util/rz_config.h"
 #include "util/rz_log.h"
@@ -175,6 +176,11 @@ static void *rz_fu_thread(void *arg)
     if (status == RZ_ERR_ABORTED) {
         RZ_LOG_INFO("fusion engine: shut down");
     } else {
+        /* A local failure (out of memory, malformed responses): make sure
+         * the other ranks' engines stop too instead of waiting for us. */
+        if (fu->comm->error == RZ_OK) {
+            rz_comm_abort(fu->comm, status);
+        }
         RZ_LOG_ERROR("fusion engine: stopped by an error: %s; pending "
                      "tensors fail with it", rz_status_string(status));
     }

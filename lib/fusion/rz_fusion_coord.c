@@ -377,7 +377,9 @@ static rz_status_t rz_fu_gather(rz_fusion_t *fu, const rz_fu_buf_t *mine,
         if (all[0] == NULL) {
             return RZ_ERR_NO_MEMORY;
         }
-        memcpy(all[0], mine->p, mylen);
+        if (mylen > 0) {
+            memcpy(all[0], mine->p, mylen);
+        }
         for (int r = 1; r < K; r++) {
             if (lens[r] > ((uint64_t)1 << 40) ||
                 (all[r] = malloc(RZ_MAX(lens[r], 1))) == NULL) {
