@@ -105,6 +105,9 @@ static void rz_fu_fail_all(rz_fusion_t *fu, rz_status_t status)
     pthread_mutex_unlock(&fu->lock);
     for (op = fu->pend; op != NULL; op = next) {
         next = op->next;
+        pthread_mutex_lock(&fu->lock);
+        fu->first_failed = RZ_MIN(fu->first_failed, op->seq);
+        pthread_mutex_unlock(&fu->lock);
         rz_fu_complete(fu, op, status);
     }
     fu->pend = NULL;
@@ -260,6 +263,7 @@ RZ_EXPORT rz_status_t rz_fusion_create(rz_comm_h comm,
     }
     fu->cycle_ns = (uint64_t)(cfg->cycle_time_ms * 1e6);
     fu->t0 = rz_time_ns();
+    fu->first_failed = UINT64_MAX;
     pthread_mutex_init(&fu->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -608,7 +612,9 @@ RZ_EXPORT rz_status_t rz_fusion_flush(rz_fusion_h fu)
     while (fu->act_head != NULL && fu->act_head->seq < target) {
         pthread_cond_wait(&fu->done_cond, &fu->lock);
     }
-    status = fu->stopped ? fu->error : RZ_OK;
+    /* Tensors that completed before the engine stopped carry their own
+     * status; the stop matters only if it failed some of ours. */
+    status = fu->stopped && fu->first_failed < target ? fu->error : RZ_OK;
     pthread_mutex_unlock(&fu->lock);
     return status;
 }

@@ -282,6 +282,72 @@ static rz_status_t rz_fu_fbuf(rz_fusion_t *fu, size_t bytes)
     return RZ_OK;
 }
 
+/* Groups at least this large try the copy-free path. */
+#define RZ_FU_DIRECT_MIN 65536
+
+typedef struct {
+    const char *addr;
+    int         idx;
+} rz_fu_addr_t;
+
+static int rz_fu_by_address(const void *a, const void *b)
+{
+    const char *x = ((const rz_fu_addr_t *)a)->addr;
+    const char *y = ((const rz_fu_addr_t *)b)->addr;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Tensors back to back in memory (a framework's flat gradient buffer) need
+ * no fusion buffer: reduce the span in place. The element order must be
+ * the same on every rank, so the ranks agree (one small allreduce) that
+ * each of them has its tensors contiguous, inputs and outputs alike, in
+ * the same permutation of the group order; then @ops is put in memory
+ * order. Collective over the group; returns 1 when the span can be used.
+ */
+static rz_status_t rz_fu_contiguous(rz_fusion_t *fu, rz_fu_op_t **ops, int n,
+                                    int *direct_p)
+{
+    rz_fu_addr_t *a = malloc(sizeof(*a) * (size_t)n);
+    rz_fu_op_t **sorted = malloc(sizeof(*sorted) * (size_t)n);
+    uint64_t h = 0, v[2], r[2];
+    rz_status_t status;
+    int ok = a != NULL && sorted != NULL;
+
+    *direct_p = 0;
+    for (int i = 0; ok && i < n; i++) {
+        a[i].addr = ops[i]->sbuf;
+        a[i].idx = i;
+    }
+    if (ok) {
+        qsort(a, (size_t)n, sizeof(*a), rz_fu_by_address);
+        h = 0xcbf29ce484222325ull;
+    }
+    for (int i = 0; ok && i < n; i++) {
+        const rz_fu_op_t *o = ops[a[i].idx];
+        sorted[i] = ops[a[i].idx];
+        h = rz_fu_hash(h, &a[i].idx, sizeof(a[i].idx));
+        if (i > 0) {
+            const rz_fu_op_t *p = sorted[i - 1];
+            ok = (const char *)p->sbuf + p->bytes == (const char *)o->sbuf &&
+                 (char *)p->rbuf + p->bytes == (char *)o->rbuf;
+        }
+    }
+    /* h = 0: not contiguous here. MIN of (h, ~h): all equal and nonzero. */
+    h = ok ? (h == 0 ? 1 : h) : 0;
+    v[0] = h;
+    v[1] = ~h;
+    status = rz_allreduce(v, r, 2, RZ_DTYPE_U64, RZ_OP_MIN, fu->comm);
+    if (status == RZ_OK && h != 0 && r[0] == h && ~r[1] == h) {
+        memcpy(ops, sorted, sizeof(*sorted) * (size_t)n);
+        *direct_p = 1;
+    }
+    free(a);
+    free(sorted);
+    return status;
+}
+
 rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
 {
     rz_dtype_t dtype = (rz_dtype_t)ops[0]->prm.dtype;
@@ -289,7 +355,8 @@ rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
     uint64_t t0 = rz_time_ns(), t1 = t0, t2, t3;
     size_t total = 0, count = 0, off;
     rz_status_t status = RZ_OK;
-    char args[128];
+    int n_direct = 0;
+    char args[160];
 
     for (int i = 0; i < n; i++) {
         total += ops[i]->bytes;
@@ -314,10 +381,16 @@ rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
         }
         goto out;
     }
-    if (n == 1) {
+    if (n > 1 && total >= RZ_FU_DIRECT_MIN) {
+        RZ_CHECK_GOTO(rz_fu_contiguous(fu, ops, n, &n_direct), done, status);
+    }
+    if (n == 1 || n_direct) {
+        /* One tensor, or tensors back to back in memory (a framework's flat
+         * gradient buffer): reduce in place, no copies. */
         status = rz_allreduce(ops[0]->sbuf, ops[0]->rbuf, count, dtype, rop,
                               fu->comm);
         t2 = t3 = rz_time_ns();
+        n_direct = 1;
     } else {
         RZ_CHECK_GOTO(rz_fu_fbuf(fu, total), done, status);
         off = 0;
@@ -339,16 +412,16 @@ rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
     }
     if (fu->tl != NULL) {
         snprintf(args, sizeof(args), "\"group_tensors\":%d,\"group_bytes\":"
-                 "%zu", n, total);
+                 "%zu,\"copies\":%d", n, total, n_direct == 0);
         for (int i = 0; i < n; i++) {
             rz_fu_timeline_event(fu, ops[i], "QUEUE", ops[i]->t_sched, t0,
                                  NULL);
-            if (n > 1) {
+            if (n_direct == 0) {
                 rz_fu_timeline_event(fu, ops[i], "MEMCPY_IN_FUSION_BUFFER", t0,
                                      t1, NULL);
             }
             rz_fu_timeline_event(fu, ops[i], "ALLREDUCE", t1, t2, args);
-            if (n > 1) {
+            if (n_direct == 0) {
                 rz_fu_timeline_event(fu, ops[i], "MEMCPY_OUT_FUSION_BUFFER",
                                      t2, t3, NULL);
             }

@@ -169,6 +169,7 @@ struct rz_fusion {
                                        cycle: an enqueue wakes it */
     int                 stopped;    /* the thread has exited */
     rz_status_t         error;      /* why it stopped, RZ_OK while running */
+    uint64_t            first_failed; /* lowest seq the stop failed */
     rz_fusion_stats_t   stats;
 
     /* Engine thread only. */
