@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static rz_status_t rz_coll_check_common(struct rz_comm *comm,
                                         rz_request_h *req_p, const char *name)
@@ -173,6 +174,68 @@ RZ_EXPORT rz_status_t rz_iallreduce(const void *sendbuf, void *recvbuf,
     status = rz_coll_setup(comm, RZ_COLL_ALLREDUCE, progress, sendbuf,
                            recvbuf, count, dtype, op, 0, tmp_bytes, algo, nseg,
                            req_p);
+out:
+    return status;
+}
+
+rz_status_t rz_allreduce_pieces(struct rz_comm *comm, const rz_piece_t *pieces,
+                                int npieces, rz_dtype_t dtype, rz_op_t op)
+{
+    static const char name[] = "allreduce (pieces)";
+    rz_request_h h = NULL;
+    rz_request_t *req;
+    rz_status_t status;
+    size_t count = 0, es = rz_dtype_size(dtype), tmp_bytes;
+    int nseg;
+
+    RZ_CHECK_GOTO(rz_coll_check_common(comm, &h, name), out, status);
+    RZ_CHECK_GOTO(rz_coll_check_dtype_op(dtype, op, name), out, status);
+    if (pieces == NULL || npieces < 1) {
+        RZ_LOG_ERROR("%s: no pieces", name);
+        return RZ_ERR_INVALID_PARAM;
+    }
+    for (int i = 0; i < npieces; i++) {
+        count += pieces[i].count;
+    }
+    rz_allreduce_ring_plan(count, es, comm->nranks, comm->ring_segment, &nseg,
+                           &tmp_bytes);
+    /* A variant of its own: a rank that reduced the same vector in one
+     * buffer would be a mismatch in how, not in what. */
+    RZ_CHECK_GOTO(rz_request_create(comm, RZ_COLL_ALLREDUCE,
+                                    rz_coll_signature(RZ_COLL_ALLREDUCE, dtype,
+                                                      op, count, 0,
+                                                      ((uint64_t)0x50 << 40) |
+                                                      ((uint64_t)RZ_ALGO_RING
+                                                       << 32) |
+                                                      (uint64_t)nseg),
+                                    count > 0 ? rz_allreduce_ring_progress
+                                              : rz_coll_noop_progress,
+                                    &req),
+                  out, status);
+    req->count = count;
+    req->esize = es;
+    req->dtype = dtype;
+    req->op = op;
+    req->nseg = nseg;
+    size_t n = (size_t)npieces;
+    req->aux = malloc(n * sizeof(rz_piece_t) + (n + 1) * sizeof(size_t) +
+                      2 * n * sizeof(rz_tp_iov_t));
+    status = req->aux == NULL ? RZ_ERR_NO_MEMORY : RZ_OK;
+    if (status == RZ_OK) {
+        rz_piece_t *pc = req->aux;
+        memcpy(pc, pieces, n * sizeof(*pc));
+        req->pieces = pc;
+        req->npieces = npieces;
+        req->pstart = (size_t *)(pc + n);
+        req->iov = (rz_tp_iov_t *)(req->pstart + n + 1);
+        req->pstart[0] = 0;
+        for (size_t i = 0; i < n; i++) {
+            req->pstart[i + 1] = req->pstart[i] + pieces[i].count;
+        }
+        status = rz_request_alloc_tmp(req, count > 0 ? tmp_bytes : 0);
+    }
+    status = rz_coll_launch(req, &h, status);
+    return rz_coll_blocking(status, h);
 out:
     return status;
 }

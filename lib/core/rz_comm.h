@@ -55,6 +55,14 @@ typedef enum {
 } rz_coll_type_t;
 
 typedef struct rz_request rz_request_t;
+
+/* One tensor of an allreduce over scattered tensors (the fusion engine):
+ * the logical vector is the concatenation of the pieces. */
+typedef struct {
+    const void *sbuf;
+    void       *rbuf;
+    size_t      count;
+} rz_piece_t;
 /* Advance a request whose posted operations have all completed: post the
  * next step, or return the final status. RZ_INPROGRESS = keep going. */
 typedef rz_status_t (*rz_coll_progress_func_t)(rz_request_t *req);
@@ -83,6 +91,14 @@ struct rz_request {
     void                   *tmp;        /* scratch, freed with the request */
     size_t                  tmp_size;
     size_t                 *lengths;    /* p2p batch: received lengths out */
+    /* Allreduce over pieces (sbuf/rbuf unused): the pieces, their start
+     * offsets (npieces + 1 elements) and room for the scatter lists of one
+     * send and one receive (npieces each), all in @aux. */
+    const rz_piece_t       *pieces;
+    int                     npieces;
+    size_t                 *pstart;
+    rz_tp_iov_t            *iov;
+    void                   *aux;
     int                     nposted;    /* p2p batch: operations posted */
     /* The operations of the current step: the inline arrays below, or
      * larger heap arrays after rz_request_reserve_ops(). */
@@ -146,6 +162,12 @@ void rz_request_send(rz_request_t *req, int peer, unsigned step,
                      const void *buf, size_t len);
 void rz_request_recv(rz_request_t *req, int peer, unsigned step, void *buf,
                      size_t len);
+/* The same from / into @iovcnt pieces of @len bytes in all; @iov must
+ * stay put until the step completes. */
+void rz_request_sendv(rz_request_t *req, int peer, unsigned step,
+                      const rz_tp_iov_t *iov, int iovcnt, size_t len);
+void rz_request_recvv(rz_request_t *req, int peer, unsigned step,
+                      const rz_tp_iov_t *iov, int iovcnt, size_t len);
 /* Room for @n operations in one step (call while none is posted). */
 rz_status_t rz_request_reserve_ops(rz_request_t *req, int n);
 

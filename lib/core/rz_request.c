@@ -146,6 +146,10 @@ static void rz_request_release_memory(rz_request_t *req, int cache)
         free(req->tmp);
     }
     req->tmp = NULL;
+    free(req->aux);
+    req->aux = NULL;
+    req->pieces = NULL;
+    req->npieces = 0;
     if (req->ops != req->ops_inline) {
         free(req->ops);
         free(req->expect);
@@ -234,6 +238,36 @@ void rz_request_recv(rz_request_t *req, int peer, unsigned step, void *buf,
                  rz_coll_name(req->type), len, peer, step,
                  (unsigned long long)tag);
     rz_tp_irecv(comm->tp, peer, tag, ~0ull, buf, len, &req->ops[i]);
+}
+
+void rz_request_sendv(rz_request_t *req, int peer, unsigned step,
+                      const rz_tp_iov_t *iov, int iovcnt, size_t len)
+{
+    struct rz_comm *comm = req->comm;
+    int i = req->nops++;
+    uint64_t tag = req->tag_base | ((uint64_t)comm->rank << RZ_TAG_SRC_SHIFT) |
+                   (step & RZ_TAG_STEP_MASK);
+
+    req->is_recv[i] = 0;
+    RZ_LOG_TRACE("%s: send %zu B in %d pieces to rank %d, step %u",
+                 rz_coll_name(req->type), len, iovcnt, peer, step);
+    rz_tp_isendv(comm->tp, peer, tag, iov, (size_t)iovcnt, len, &req->ops[i]);
+}
+
+void rz_request_recvv(rz_request_t *req, int peer, unsigned step,
+                      const rz_tp_iov_t *iov, int iovcnt, size_t len)
+{
+    struct rz_comm *comm = req->comm;
+    int i = req->nops++;
+    uint64_t tag = req->tag_base | ((uint64_t)peer << RZ_TAG_SRC_SHIFT) |
+                   (step & RZ_TAG_STEP_MASK);
+
+    req->is_recv[i] = 1;
+    req->expect[i] = len;
+    RZ_LOG_TRACE("%s: recv %zu B in %d pieces from rank %d, step %u",
+                 rz_coll_name(req->type), len, iovcnt, peer, step);
+    rz_tp_irecvv(comm->tp, peer, tag, ~0ull, iov, (size_t)iovcnt,
+                 &req->ops[i]);
 }
 
 /* Status of the current step: RZ_INPROGRESS, RZ_OK, or the first error. */

@@ -16,6 +16,7 @@
 #include "fusion/rz_fusion_int.h"
 
 #include "collectives/compressed/rz_ef_int.h"
+#include "collectives/rz_coll.h"
 #include "plugin/rz_plugin.h"
 #include "util/rz_compiler.h"
 #include "util/rz_log.h"
@@ -391,8 +392,30 @@ rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
                               fu->comm);
         t2 = t3 = rz_time_ns();
         n_direct = 1;
+    } else if (total >= RZ_FU_DIRECT_MIN) {
+        /* Scattered tensors: the ring's messages gather from and scatter
+         * into them; no fusion buffer either. */
+        rz_piece_t *pc = malloc(sizeof(*pc) * (size_t)n);
+        if (pc == NULL) {
+            status = RZ_ERR_NO_MEMORY;
+            rz_comm_abort(fu->comm, status);
+            goto done;
+        }
+        for (int i = 0; i < n; i++) {
+            pc[i].sbuf = ops[i]->sbuf;
+            pc[i].rbuf = ops[i]->rbuf;
+            pc[i].count = ops[i]->prm.count;
+        }
+        status = rz_allreduce_pieces(fu->comm, pc, n, dtype, rop);
+        free(pc);
+        t2 = t3 = rz_time_ns();
+        n_direct = 1;
     } else {
-        RZ_CHECK_GOTO(rz_fu_fbuf(fu, total), done, status);
+        status = rz_fu_fbuf(fu, total);
+        if (status != RZ_OK) {
+            rz_comm_abort(fu->comm, status);
+            goto done;
+        }
         off = 0;
         for (int i = 0; i < n; i++) {
             memcpy((char *)fu->fbuf + off, ops[i]->sbuf, ops[i]->bytes);

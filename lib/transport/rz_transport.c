@@ -1,4 +1,6 @@
 #include "transport/rz_transport.h"
+
+#include <stddef.h>
 #include "util/rz_compiler.h"
 #include "util/rz_log.h"
 
@@ -300,8 +302,16 @@ static void rz_tp_recv_cb(void *request, ucs_status_t status,
     ucp_request_free(request);
 }
 
-rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
-                        size_t len, rz_tp_op_t *op)
+_Static_assert(sizeof(rz_tp_iov_t) == sizeof(ucp_dt_iov_t) &&
+               offsetof(rz_tp_iov_t, buffer) == offsetof(ucp_dt_iov_t, buffer) &&
+               offsetof(rz_tp_iov_t, length) == offsetof(ucp_dt_iov_t, length),
+               "rz_tp_iov_t must match ucp_dt_iov_t");
+
+/* @buf/@count: a contiguous buffer of @len bytes (count = len), or an
+ * array of @count rz_tp_iov_t that add up to @len bytes (@iov). */
+static rz_status_t rz_tp_isend_dt(rz_tp_t *tp, int peer, uint64_t tag,
+                                  const void *buf, size_t count, size_t len,
+                                  int iov, rz_tp_op_t *op)
 {
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
@@ -309,6 +319,10 @@ rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
         .user_data = op,
     };
 
+    if (iov) {
+        p.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+        p.datatype = ucp_dt_make_iov();
+    }
     op->done = 0;
     op->status = RZ_INPROGRESS;
     op->length = len;
@@ -319,7 +333,7 @@ rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
         op->done = 1;
         return RZ_ERR_PEER_FAILURE;
     }
-    void *req = ucp_tag_send_nbx(tp->eps[peer], buf, len, tag, &p);
+    void *req = ucp_tag_send_nbx(tp->eps[peer], buf, count, tag, &p);
     if (req == NULL) {
         op->status = RZ_OK;
         op->done = 1;
@@ -335,8 +349,22 @@ rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
     return RZ_OK;
 }
 
-rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
-                        void *buf, size_t len, rz_tp_op_t *op)
+rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
+                        size_t len, rz_tp_op_t *op)
+{
+    return rz_tp_isend_dt(tp, peer, tag, buf, len, len, 0, op);
+}
+
+rz_status_t rz_tp_isendv(rz_tp_t *tp, int peer, uint64_t tag,
+                         const rz_tp_iov_t *iov, size_t iovcnt, size_t len,
+                         rz_tp_op_t *op)
+{
+    return rz_tp_isend_dt(tp, peer, tag, iov, iovcnt, len, 1, op);
+}
+
+static rz_status_t rz_tp_irecv_dt(rz_tp_t *tp, int peer, uint64_t tag,
+                                  uint64_t mask, void *buf, size_t count,
+                                  int iov, rz_tp_op_t *op)
 {
     /* UCX 1.13 does not fill recv_info on immediate completion, so ask for
      * the callback always; it may run before ucp_tag_recv_nbx returns. */
@@ -348,12 +376,16 @@ rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
         .user_data = op,
     };
 
+    if (iov) {
+        p.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
+        p.datatype = ucp_dt_make_iov();
+    }
     op->done = 0;
     op->status = RZ_INPROGRESS;
     op->length = 0;
     op->peer = peer;
     op->ucx_req = NULL;
-    void *req = ucp_tag_recv_nbx(tp->worker, buf, len, tag, mask, &p);
+    void *req = ucp_tag_recv_nbx(tp->worker, buf, count, tag, mask, &p);
     if (UCS_PTR_IS_ERR(req)) {
         op->status = rz_tp_status(UCS_PTR_STATUS(req));
         op->done = 1;
@@ -363,6 +395,19 @@ rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
         op->ucx_req = req;
     }
     return RZ_OK;
+}
+
+rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
+                        void *buf, size_t len, rz_tp_op_t *op)
+{
+    return rz_tp_irecv_dt(tp, peer, tag, mask, buf, len, 0, op);
+}
+
+rz_status_t rz_tp_irecvv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
+                         const rz_tp_iov_t *iov, size_t iovcnt,
+                         rz_tp_op_t *op)
+{
+    return rz_tp_irecv_dt(tp, peer, tag, mask, (void *)iov, iovcnt, 1, op);
 }
 
 void rz_tp_cancel(rz_tp_t *tp, rz_tp_op_t *op)

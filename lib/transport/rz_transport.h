@@ -47,6 +47,21 @@ rz_status_t rz_tp_connect(rz_tp_t *tp, int nranks, int my_rank,
 
 rz_status_t rz_tp_isend(rz_tp_t *tp, int peer, uint64_t tag, const void *buf,
                         size_t len, rz_tp_op_t *op);
+
+/* One piece of a scattered message (the layout of UCX's ucp_dt_iov_t). */
+typedef struct {
+    void  *buffer;
+    size_t length;
+} rz_tp_iov_t;
+
+/* Send / receive one message gathered from / scattered into @iovcnt
+ * pieces (@len bytes in all). The array must stay put until done. */
+rz_status_t rz_tp_isendv(rz_tp_t *tp, int peer, uint64_t tag,
+                         const rz_tp_iov_t *iov, size_t iovcnt, size_t len,
+                         rz_tp_op_t *op);
+rz_status_t rz_tp_irecvv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
+                         const rz_tp_iov_t *iov, size_t iovcnt,
+                         rz_tp_op_t *op);
 /* Receive from @peer (used only for failure attribution: the match is on
  * tag & mask, so the tag must encode the source). */
 rz_status_t rz_tp_irecv(rz_tp_t *tp, int peer, uint64_t tag, uint64_t mask,
