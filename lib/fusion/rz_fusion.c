@@ -134,14 +134,18 @@ static void *rz_fu_thread(void *arg)
 
         pthread_mutex_lock(&fu->lock);
         fu->dozing = period > fu->cycle_ns;
-        while (!fu->stop && rz_time_ns() < next &&
-               !(fu->dozing && fu->in_head != NULL)) {
-            uint64_t left = next - rz_time_ns();
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += (long)(left % 1000000000ull);
-            ts.tv_sec += (time_t)(left / 1000000000ull) +
-                         ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
+        for (;;) {
+            /* One clock reading: a second one could pass @next and make
+             * the time left wrap around. */
+            uint64_t now = rz_time_ns();
+            if (fu->stop || now >= next ||
+                (fu->dozing && fu->in_head != NULL)) {
+                break;
+            }
+            /* The deadline on the condition's clock (CLOCK_MONOTONIC,
+             * which rz_time_ns() reads). */
+            ts.tv_sec = (time_t)(next / 1000000000ull);
+            ts.tv_nsec = (long)(next % 1000000000ull);
             pthread_cond_timedwait(&fu->wake, &fu->lock, &ts);
         }
         fu->dozing = 0;
@@ -371,7 +375,8 @@ static uint64_t rz_fu_comp_sig(const rz_fusion_compression_t *c,
     return h == 0 ? 1 : h;
 }
 
-static rz_status_t rz_fu_check_comp(const rz_fusion_compression_t *c,
+static rz_status_t rz_fu_check_comp(const rz_fusion_t *fu,
+                                    const rz_fusion_compression_t *c,
                                     rz_dtype_t dtype, rz_op_t op,
                                     const char *name)
 {
@@ -393,6 +398,12 @@ static rz_status_t rz_fu_check_comp(const rz_fusion_compression_t *c,
         (unsigned)e->topology > RZ_EF_TOPO_RING_EXACT) {
         RZ_LOG_ERROR("rz_fusion_enqueue_allreduce('%s'): unknown method %d "
                      "or topology %d", name, (int)e->method, (int)e->topology);
+        return RZ_ERR_INVALID_PARAM;
+    }
+    if (e->topology == RZ_EF_TOPO_SINGLE &&
+        (e->server_rank < 0 || e->server_rank >= fu->nranks)) {
+        RZ_LOG_ERROR("rz_fusion_enqueue_allreduce('%s'): server rank %d "
+                     "outside 0 .. %d", name, e->server_rank, fu->nranks - 1);
         return RZ_ERR_INVALID_PARAM;
     }
     if (e->method == RZ_EF_METHOD_LIEC && e->model_avg_period > 0 &&
@@ -449,6 +460,15 @@ static rz_status_t rz_fu_check_enqueue(rz_fusion_t *fu, const char *name,
                      sbuf == NULL ? "send" : "receive");
         return RZ_ERR_INVALID_PARAM;
     }
+    /* In place is spelled as equal pointers; any other overlap would be
+     * corrupted (rz_allreduce refuses it too). */
+    const char *s = sbuf, *r = rbuf;
+    size_t bytes = count * esize;
+    if (s != r && s < r + bytes && r < s + bytes) {
+        RZ_LOG_ERROR("%s('%s'): send and receive buffers overlap without "
+                     "being the same", what, name);
+        return RZ_ERR_INVALID_PARAM;
+    }
     return RZ_OK;
 }
 
@@ -463,7 +483,8 @@ RZ_EXPORT rz_status_t rz_fusion_enqueue_allreduce(
     RZ_CHECK_GOTO(rz_fu_check_enqueue(fu, name, sendbuf, recvbuf, count,
                                       dtype, op, handle_p), err, status);
     if (comp != NULL) {
-        RZ_CHECK_GOTO(rz_fu_check_comp(comp, dtype, op, name), err, status);
+        RZ_CHECK_GOTO(rz_fu_check_comp(fu, comp, dtype, op, name), err,
+                      status);
     }
     o = calloc(1, sizeof(*o));
     if (o == NULL || (o->name = strdup(name)) == NULL) {
@@ -497,6 +518,9 @@ RZ_EXPORT rz_status_t rz_fusion_enqueue_allreduce(
         }
         o->comp.ef.worker_compressor = o->wspec;
         o->comp.ef.server_compressor = o->sspec;
+        /* The caller owns the optimiser: these do not reach the context. */
+        o->comp.ef.momentum = 0.0f;
+        o->comp.ef.weight_decay = 0.0f;
         o->prm.comp_sig = rz_fu_comp_sig(comp, o->wspec, o->sspec);
     }
 

@@ -17,6 +17,7 @@
 
 #include "collectives/compressed/rz_ef_int.h"
 #include "collectives/rz_coll.h"
+#include "core/rz_comm.h"
 #include "plugin/rz_plugin.h"
 #include "util/rz_compiler.h"
 #include "util/rz_log.h"
@@ -137,6 +138,17 @@ void rz_fu_timeline_event(rz_fusion_t *fu, const rz_fu_op_t *op,
 
 /* ------------------------------------------------------------ compressed */
 
+/* Is @ok true on every rank? (Collective.) */
+static rz_status_t rz_fu_agree(rz_fusion_t *fu, int ok, int *all_ok_p)
+{
+    uint8_t mine = (uint8_t)(ok != 0), all = 0;
+    rz_status_t status = rz_allreduce(&mine, &all, 1, RZ_DTYPE_U8, RZ_OP_MIN,
+                                      fu->comm);
+
+    *all_ok_p = status == RZ_OK && all;
+    return status;
+}
+
 /* Can every rank open the compressors of @op? (Collective.) */
 static rz_status_t rz_fu_agree_plugins(rz_fusion_t *fu, const rz_fu_op_t *op,
                                        int *all_ok_p)
@@ -198,10 +210,17 @@ static rz_status_t rz_fu_context(rz_fusion_t *fu, rz_fu_op_t *op,
     }
     status = rz_ef_create(fu->comm, op->prm.count, &op->comp.ef, NULL, NULL,
                           &st, &ef);
-    if (status != RZ_OK) {
-        /* The others may be inside the collective create: abort. */
-        rz_comm_abort(fu->comm, status);
+    if (fu->comm->error != RZ_OK) {
+        status = fu->comm->error;
         goto out;
+    }
+    /* Settings every rank refuses alike fail this tensor only. */
+    RZ_CHECK_GOTO(rz_fu_agree(fu, status == RZ_OK, &all_ok), out, status);
+    if (!all_ok) {
+        rz_ef_destroy(ef);
+        rz_fu_complete(fu, op, status != RZ_OK ? status :
+                                                 RZ_ERR_INVALID_PARAM);
+        return RZ_OK;
     }
     rz_fu_add_ef_stats(fu, &st);
     pthread_mutex_lock(&fu->lock);
