@@ -32,7 +32,9 @@
  *                        disables fusion: one collective per tensor)
  *   RZ_CACHE_CAPACITY    response cache entries (default 1024; 0: off)
  *   RZ_STALL_WARNING_S   warn about a tensor that some ranks enqueued and
- *                        others did not after this long (default 60; 0: off)
+ *                        others did not after this long (default 60; 0: off);
+ *                        rank 0 logs "tensor 'NAME' stalled for T s:
+ *                        enqueued on ranks 0,2, missing on ranks 1,3-5"
  *   RZ_STALL_TIMEOUT_S   fail it after this long (default 0: never)
  *   RZ_TIMELINE          Chrome-trace file to write (default: none)
  */
@@ -142,6 +144,8 @@ rz_status_t rz_fusion_create(rz_comm_h comm, const rz_fusion_config_t *cfg,
  *        on every rank, after rz_fusion_flush() to finish the work. Do not
  *        call it while another thread is inside an rz_fusion_* call on @p fu.
  * @param [in] fu  Engine, or NULL (no-op).
+ * @return RZ_OK, or RZ_ERR_INVALID_PARAM for a handle that is not an
+ *         engine. Never waits longer than the engine's current cycle.
  */
 rz_status_t rz_fusion_destroy(rz_fusion_h fu);
 

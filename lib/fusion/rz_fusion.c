@@ -78,7 +78,8 @@ void rz_fu_complete(rz_fusion_t *fu, rz_fu_op_t *op, rz_status_t status)
     pthread_mutex_lock(&fu->lock);
     rz_fu_unlink_active(fu, op);
     op->status = status;
-    op->fu = NULL;
+    /* op->fu stays set: a waiter that read done == 0 just before this
+     * still locks the engine's mutex (the engine outlives every call). */
     fu->stats.tensors++;
     atomic_store_explicit(&op->done, 1, memory_order_release);
     pthread_cond_broadcast(&fu->done_cond);

@@ -93,7 +93,8 @@ struct rz_fusion_op {
     struct rz_fusion_op *next;        /* engine thread's pending list */
     struct rz_fusion_op *anext;       /* active list (under lock) */
     struct rz_fusion_op *aprev;
-    struct rz_fusion    *fu;          /* only while not done */
+    struct rz_fusion    *fu;          /* set at enqueue, never cleared;
+                                         used only while not done */
     char                *name;
     size_t               name_len;
     const void          *sbuf;
