@@ -145,7 +145,8 @@ rz_status_t rz_fusion_create(rz_comm_h comm, const rz_fusion_config_t *cfg,
  *        call it while another thread is inside an rz_fusion_* call on @p fu.
  * @param [in] fu  Engine, or NULL (no-op).
  * @return RZ_OK, or RZ_ERR_INVALID_PARAM for a handle that is not an
- *         engine. Never waits longer than the engine's current cycle.
+ *         engine. It waits for the cycle in progress to end (a collective
+ *         already running; at most RZ_TIMEOUT_MS when a peer is stuck).
  */
 rz_status_t rz_fusion_destroy(rz_fusion_h fu);
 
