@@ -139,9 +139,18 @@ static void *rz_fu_thread(void *arg)
             /* One clock reading: a second one could pass @next and make
              * the time left wrap around. */
             uint64_t now = rz_time_ns();
-            if (fu->stop || now >= next ||
-                (fu->dozing && fu->in_head != NULL)) {
+            if (fu->stop || now >= next) {
                 break;
+            }
+            if (fu->dozing && fu->in_head != NULL) {
+                /* Woken from a back-off by the first tensor of a burst:
+                 * one ordinary cycle from now, so that the rest of the
+                 * burst (a backward pass) joins it in the same cycle. */
+                fu->dozing = 0;
+                period = fu->cycle_ns;
+                fu->idle_cycles = 0;
+                next = RZ_MIN(next, now + fu->cycle_ns);
+                continue;
             }
             /* The deadline on the condition's clock (CLOCK_MONOTONIC,
              * which rz_time_ns() reads). */

@@ -212,7 +212,7 @@ static rz_status_t rz_fu_context(rz_fusion_t *fu, rz_fu_op_t *op,
                           &st, &ef);
     if (fu->comm->error != RZ_OK) {
         status = fu->comm->error;
-        goto out;
+        return status;
     }
     /* Settings every rank refuses alike fail this tensor only. */
     RZ_CHECK_GOTO(rz_fu_agree(fu, status == RZ_OK, &all_ok), out, status);
@@ -257,6 +257,10 @@ static rz_status_t rz_fu_exec_compressed(rz_fusion_t *fu, rz_fu_op_t *op)
         goto err;
     }
     rz_fu_add_ef_stats(fu, &st);
+    /* Counted before the tensor completes (see rz_fu_exec_group()). */
+    pthread_mutex_lock(&fu->lock);
+    fu->stats.collective_s += (double)(rz_time_ns() - t0) / 1e9;
+    pthread_mutex_unlock(&fu->lock);
     if (fu->tl != NULL) {
         uint64_t t2 = rz_time_ns(), at = t1;
         rz_ef_phase_times(t->ef, &enc, &wire, &dec);
@@ -399,7 +403,7 @@ rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
                 rz_fu_complete(fu, ops[i], status);
             }
         }
-        goto out;
+        return status;
     }
     if (n > 1 && total >= RZ_FU_DIRECT_MIN) {
         RZ_CHECK_GOTO(rz_fu_contiguous(fu, ops, n, &n_direct), done, status);
@@ -482,12 +486,6 @@ done:
     for (int i = 0; i < n; i++) {
         rz_fu_complete(fu, ops[i], status);
     }
-    return status;
-
-out:
-    pthread_mutex_lock(&fu->lock);
-    fu->stats.collective_s += (double)(rz_time_ns() - t0) / 1e9;
-    pthread_mutex_unlock(&fu->lock);
     return status;
 }
 
