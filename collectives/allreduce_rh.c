@@ -30,6 +30,7 @@
  * unfold; both partners of an exchange derive the same numbers.
  */
 #include "collectives/rz_coll.h"
+#include "collectives/rz_range.h"
 #include "collectives/rz_ring.h"
 
 #include <string.h>
@@ -38,22 +39,35 @@
 #define RZ_RH_MAX_SEGS (1 << RZ_RH_SEG_BITS)
 #define RZ_RH_MAX_LOG2 30                 /* 2L + 2 phases in 6 tag bits */
 
-/* One exchange of one rank, derived from (request, unit number). */
+/* Where a unit's data lives: element ranges of the input or the output
+ * (rz_range.h: one buffer or the pieces of a fused allreduce), or a
+ * scratch half. */
+#define RZ_RH_NONE 0
+#define RZ_RH_IN   1
+#define RZ_RH_OUT  2
+#define RZ_RH_TMP  3
+
+/* One exchange of one rank, derived from (request, unit number). Offsets
+ * and counts are in elements. */
 typedef struct {
     int         phase;
     int         peer;
     unsigned    tag;
-    const char *sbuf;       /* send from here (NULL: no send) */
-    size_t      slen;
-    char       *rbuf;       /* receive here (NULL: no receive) */
-    size_t      rlen;
-    /* Reduction after arrival: dst = lower op higher over cnt elements. */
+    int         skind;      /* send from IN or OUT (NONE: no send) */
+    size_t      soff;
+    size_t      scnt;
+    int         rkind;      /* receive into OUT or TMP (NONE: none) */
+    size_t      roff;
+    size_t      rcnt;
+    char       *tmp;        /* the scratch half, for TMP */
+    /* Reduction after arrival: out[off..] = lower op higher over cnt
+     * elements, mine being the same range of IN or OUT. */
     int         reduce;
-    char       *dst;
-    const char *mine;
+    int         mine_in;
     int         mine_first; /* 1: mine op received, 0: received op mine */
+    size_t      off;
     size_t      cnt;
-    int         scale;      /* AVG: scale dst afterwards */
+    int         scale;      /* AVG: scale afterwards */
 } rz_rh_unit_t;
 
 /* Segments for a range of @n elements of segment length @seg. */
@@ -98,9 +112,7 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
     const int sits_out = (r < 2 * rem) && (r % 2 == 0);
     const int folded = (r < 2 * rem) && !sits_out;
     const int nr = (r < 2 * rem) ? r / 2 : r - rem;
-    const size_t es = req->esize, n = req->count, seg = (size_t)req->nseg;
-    char *dst = req->rbuf;
-    const char *src = req->sbuf;
+    const size_t n = req->count, seg = (size_t)req->nseg;
     size_t lo[RZ_RH_MAX_LOG2 + 1], hi[RZ_RH_MAX_LOG2 + 1]; /* windows */
     size_t g;
 
@@ -114,15 +126,17 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
             d->tag = (unsigned)u;
             if (sits_out) {
                 d->peer = r + 1;
-                d->sbuf = src + a * es;
-                d->slen = (b - a) * es;
+                d->skind = RZ_RH_IN;
+                d->soff = a;
+                d->scnt = b - a;
             } else {
                 d->peer = r - 1;
-                d->rbuf = rz_rh_tmp(req, unit);
-                d->rlen = (b - a) * es;
+                d->rkind = RZ_RH_TMP;
+                d->tmp = rz_rh_tmp(req, unit);
+                d->rcnt = b - a;
                 d->reduce = 1;
-                d->dst = dst + a * es;
-                d->mine = src + a * es;
+                d->off = a;
+                d->mine_in = 1;
                 d->mine_first = 0;          /* rank r-1 is lower */
                 d->cnt = b - a;
             }
@@ -138,8 +152,9 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
         d->phase = 2 * L + 1;
         d->peer = r + 1;
         d->tag = (unsigned)d->phase << RZ_RH_SEG_BITS;
-        d->rbuf = dst;
-        d->rlen = n * es;
+        d->rkind = RZ_RH_OUT;
+        d->roff = 0;
+        d->rcnt = n;
         return 1;
     }
     /* Windows of blocks after each RS step: [lo[k+1], hi[k+1]). */
@@ -164,19 +179,21 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
         size_t scnt = rz_ring_chunk_offset(n, P, (int)shi) - soff;
         g = rz_rh_nsegs(kcnt > scnt ? kcnt : scnt, seg);
         if ((size_t)u < g) {
-            const char *from = (k == 0 && !folded) ? src : dst;
+            int from = (k == 0 && !folded) ? RZ_RH_IN : RZ_RH_OUT;
             size_t ka = kcnt * (size_t)u / g, kb = kcnt * (size_t)(u + 1) / g;
             size_t sa = scnt * (size_t)u / g, sb = scnt * (size_t)(u + 1) / g;
             d->phase = 1 + k;
             d->peer = rz_coll_fold_rank(pnr, rem);
             d->tag = ((unsigned)d->phase << RZ_RH_SEG_BITS) | (unsigned)u;
-            d->sbuf = from + (soff + sa) * es;
-            d->slen = (sb - sa) * es;
-            d->rbuf = rz_rh_tmp(req, unit);
-            d->rlen = (kb - ka) * es;
+            d->skind = from;
+            d->soff = soff + sa;
+            d->scnt = sb - sa;
+            d->rkind = RZ_RH_TMP;
+            d->tmp = rz_rh_tmp(req, unit);
+            d->rcnt = kb - ka;
             d->reduce = 1;
-            d->dst = dst + (koff + ka) * es;
-            d->mine = from + (koff + ka) * es;
+            d->off = koff + ka;
+            d->mine_in = from == RZ_RH_IN;
             d->mine_first = nr < pnr;
             d->cnt = kb - ka;
             d->scale = (k == L - 1) && req->op == RZ_OP_AVG;
@@ -197,10 +214,12 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
             d->phase = L + 1 + i;
             d->peer = rz_coll_fold_rank(nr ^ m, rem);
             d->tag = (unsigned)d->phase << RZ_RH_SEG_BITS;
-            d->sbuf = dst + moff * es;
-            d->slen = (mend - moff) * es;
-            d->rbuf = dst + poff * es;
-            d->rlen = (pend - poff) * es;
+            d->skind = RZ_RH_OUT;
+            d->soff = moff;
+            d->scnt = mend - moff;
+            d->rkind = RZ_RH_OUT;
+            d->roff = poff;
+            d->rcnt = pend - poff;
             return 1;
         }
         u--;
@@ -210,8 +229,9 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
         d->phase = 2 * L + 1;
         d->peer = r - 1;
         d->tag = (unsigned)d->phase << RZ_RH_SEG_BITS;
-        d->sbuf = dst;
-        d->slen = n * es;
+        d->skind = RZ_RH_OUT;
+        d->soff = 0;
+        d->scnt = n;
         return 1;
     }
     return 0;
@@ -219,14 +239,8 @@ static int rz_rh_unit(const rz_request_t *req, int u, rz_rh_unit_t *d)
 
 static void rz_rh_reduce(rz_request_t *req, const rz_rh_unit_t *d)
 {
-    if (d->mine_first) {
-        rz_reduce(d->dst, d->mine, d->rbuf, d->cnt, req->dtype, req->op);
-    } else {
-        rz_reduce(d->dst, d->rbuf, d->mine, d->cnt, req->dtype, req->op);
-    }
-    if (d->scale) {
-        rz_reduce_scale(d->dst, d->cnt, req->dtype, req->comm->nranks);
-    }
+    rz_range_reduce(req, d->off, d->mine_in, d->mine_first, d->tmp, d->cnt,
+                    d->scale);
 }
 
 rz_status_t rz_allreduce_rh_progress(rz_request_t *req)
@@ -236,8 +250,12 @@ rz_status_t rz_allreduce_rh_progress(rz_request_t *req)
     int reduce_prev, have_cur;
 
     if (req->comm->nranks == 1) {
-        if (req->sbuf != req->rbuf) {
-            memcpy(req->rbuf, req->sbuf, req->count * req->esize);
+        for (size_t off = 0, run; off < req->count; off += run) {
+            char *dst = rz_range_addr(req, 0, off, &run);
+            const char *src = rz_range_addr(req, 1, off, &run);
+            if (dst != src) {
+                memcpy(dst, src, run * req->esize);
+            }
         }
         return RZ_OK;
     }
@@ -250,11 +268,15 @@ rz_status_t rz_allreduce_rh_progress(rz_request_t *req)
     if (!have_cur) {
         return RZ_OK;
     }
-    if (cur.rbuf != NULL) {
-        rz_request_recv(req, cur.peer, cur.tag, cur.rbuf, cur.rlen);
+    if (cur.rkind == RZ_RH_TMP) {
+        rz_request_recv(req, cur.peer, cur.tag, cur.tmp,
+                        cur.rcnt * req->esize);
+    } else if (cur.rkind == RZ_RH_OUT) {
+        rz_range_recv_out(req, cur.peer, cur.tag, cur.roff, cur.rcnt);
     }
-    if (cur.sbuf != NULL) {
-        rz_request_send(req, cur.peer, cur.tag, cur.sbuf, cur.slen);
+    if (cur.skind != RZ_RH_NONE) {
+        rz_range_send(req, cur.peer, cur.tag, cur.skind == RZ_RH_IN,
+                      cur.soff, cur.scnt);
     }
     if (reduce_prev) {
         rz_rh_reduce(req, &prev);

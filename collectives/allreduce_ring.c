@@ -21,6 +21,7 @@
  */
 #include "collectives/rz_coll.h"
 #include "collectives/rz_ring.h"
+#include "collectives/rz_range.h"
 
 #include <string.h>
 
@@ -69,119 +70,6 @@ static void rz_ring_segment(const rz_request_t *req, int c, int j,
     *cnt_p = hi - lo;
 }
 
-/* ------------------------------------------------------------------ */
-/* Element ranges of the input or the output: one buffer, or the pieces  */
-/* of a fused allreduce (the fusion engine's scattered tensors), where a  */
-/* range may cover several pieces.                                        */
-
-/* The piece that holds element @off (< count). */
-static int rz_ring_piece(const rz_request_t *req, size_t off)
-{
-    int lo = 0, hi = req->npieces - 1;
-
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (req->pstart[mid] <= off) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    return lo;
-}
-
-/* Address of element @off of the input (@in) or the output, and how many
- * elements from there on are contiguous. */
-static char *rz_ring_addr(const rz_request_t *req, int in, size_t off,
-                          size_t *run_p)
-{
-    const size_t es = req->esize;
-
-    if (req->pieces == NULL) {
-        *run_p = req->count - off;
-        return (in ? (char *)req->sbuf : (char *)req->rbuf) + off * es;
-    }
-    int p = rz_ring_piece(req, off);
-    const rz_piece_t *pc = &req->pieces[p];
-    *run_p = req->pstart[p + 1] - off;
-    return (in ? (char *)pc->sbuf : (char *)pc->rbuf) +
-           (off - req->pstart[p]) * es;
-}
-
-/* Scatter list of [off, off + cnt): @iov gets the pieces; returns how
- * many (1 when the range is contiguous). */
-static int rz_ring_iov(const rz_request_t *req, int in, size_t off,
-                       size_t cnt, rz_tp_iov_t *iov)
-{
-    int n = 0;
-
-    do {
-        size_t run;
-        char *a = rz_ring_addr(req, in, off, &run);
-        run = run < cnt ? run : cnt;
-        iov[n].buffer = a;
-        iov[n].length = run * req->esize;
-        n++;
-        off += run;
-        cnt -= run;
-    } while (cnt > 0);
-    return n;
-}
-
-static void rz_ring_send(rz_request_t *req, int peer, unsigned u, int in,
-                         size_t off, size_t cnt)
-{
-    size_t run;
-
-    if (cnt == 0 || (rz_ring_addr(req, in, off, &run), run >= cnt)) {
-        rz_request_send(req, peer, u,
-                        cnt == 0 ? req->inline_tmp
-                                 : rz_ring_addr(req, in, off, &run),
-                        cnt * req->esize);
-        return;
-    }
-    int n = rz_ring_iov(req, in, off, cnt, req->iov);
-    rz_request_sendv(req, peer, u, req->iov, n, cnt * req->esize);
-}
-
-/* Receive into [off, off + cnt) of the output. */
-static void rz_ring_recv_out(rz_request_t *req, int peer, unsigned u,
-                             size_t off, size_t cnt)
-{
-    size_t run;
-
-    if (cnt == 0 || (rz_ring_addr(req, 0, off, &run), run >= cnt)) {
-        rz_request_recv(req, peer, u,
-                        cnt == 0 ? req->inline_tmp
-                                 : rz_ring_addr(req, 0, off, &run),
-                        cnt * req->esize);
-        return;
-    }
-    rz_tp_iov_t *iov = req->iov + req->npieces;
-    int n = rz_ring_iov(req, 0, off, cnt, iov);
-    rz_request_recvv(req, peer, u, iov, n, cnt * req->esize);
-}
-
-/* out[off, off + cnt) = in[off, off + cnt) op tmp (then scaled for avg on
- * the last reduction). */
-static void rz_ring_reduce_range(rz_request_t *req, size_t off,
-                                 const char *tmp, size_t cnt, int scale)
-{
-    while (cnt > 0) {
-        size_t run, run_in;
-        char *dst = rz_ring_addr(req, 0, off, &run);
-        const char *src = rz_ring_addr(req, 1, off, &run_in);
-        run = run < cnt ? run : cnt;
-        rz_reduce(dst, src, tmp, run, req->dtype, req->op);
-        if (scale) {
-            rz_reduce_scale(dst, run, req->dtype, req->comm->nranks);
-        }
-        tmp += run * req->esize;
-        off += run;
-        cnt -= run;
-    }
-}
-
 static char *rz_ring_tmp(const rz_request_t *req, int unit)
 {
     return (char *)req->tmp + (size_t)(unit & 1) * (req->tmp_size / 2);
@@ -198,8 +86,8 @@ static void rz_ring_reduce_unit(rz_request_t *req, int u)
     (void)es;
     rz_ring_segment(req, rz_ring_rs_recv_chunk(req->comm->rank, s, K), j,
                     &off, &cnt);
-    rz_ring_reduce_range(req, off, rz_ring_tmp(req, u), cnt,
-                         s == K - 2 && req->op == RZ_OP_AVG);
+    rz_range_reduce(req, off, 1, 1, rz_ring_tmp(req, u), cnt,
+                    s == K - 2 && req->op == RZ_OP_AVG);
 }
 
 static void rz_ring_post_unit(rz_request_t *req, int u)
@@ -216,13 +104,13 @@ static void rz_ring_post_unit(rz_request_t *req, int u)
         rz_ring_segment(req, rz_ring_rs_recv_chunk(r, s, K), j, &roff, &rcnt);
         rz_request_recv(req, left, (unsigned)u, rz_ring_tmp(req, u),
                         rcnt * es);
-        rz_ring_send(req, right, (unsigned)u, s == 0, soff, scnt);
+        rz_range_send(req, right, (unsigned)u, s == 0, soff, scnt);
     } else {
         int a = (u - rs_units) / G, j = (u - rs_units) % G;
         rz_ring_segment(req, rz_ring_ag_send_chunk(r, a, K), j, &soff, &scnt);
         rz_ring_segment(req, rz_ring_ag_recv_chunk(r, a, K), j, &roff, &rcnt);
-        rz_ring_recv_out(req, left, (unsigned)u, roff, rcnt);
-        rz_ring_send(req, right, (unsigned)u, 0, soff, scnt);
+        rz_range_recv_out(req, left, (unsigned)u, roff, rcnt);
+        rz_range_send(req, right, (unsigned)u, 0, soff, scnt);
     }
 }
 
@@ -235,8 +123,8 @@ rz_status_t rz_allreduce_ring_progress(rz_request_t *req)
 
     if (K == 1) {
         for (size_t off = 0, run; off < req->count; off += run) {
-            char *dst = rz_ring_addr(req, 0, off, &run);
-            const char *src = rz_ring_addr(req, 1, off, &run);
+            char *dst = rz_range_addr(req, 0, off, &run);
+            const char *src = rz_range_addr(req, 1, off, &run);
             if (dst != src) {
                 memcpy(dst, src, run * req->esize);
             }

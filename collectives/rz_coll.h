@@ -55,8 +55,9 @@ size_t rz_allreduce_rd_max_bytes(int nranks, int oversubscribed);
 int rz_allreduce_choose(const struct rz_comm *comm, size_t bytes);
 /* Blocking allreduce of the concatenation of @npieces tensors, each
  * reduced from its sbuf into its rbuf (equal for in place), without
- * copying them together: the pipelined ring, whose messages gather from
- * and scatter into the pieces. Every rank passes the same counts. */
+ * copying them together: Rabenseifner where rz_allreduce_choose() picks
+ * it, else the pipelined ring; their messages gather from and scatter into
+ * the pieces (rz_range.h). Every rank passes the same counts. */
 rz_status_t rz_allreduce_pieces(struct rz_comm *comm, const rz_piece_t *pieces,
                                 int npieces, rz_dtype_t dtype, rz_op_t op);
 rz_status_t rz_reduce_scatter_ring_progress(rz_request_t *req);

@@ -197,18 +197,28 @@ rz_status_t rz_allreduce_pieces(struct rz_comm *comm, const rz_piece_t *pieces,
     for (int i = 0; i < npieces; i++) {
         count += pieces[i].count;
     }
-    rz_allreduce_ring_plan(count, es, comm->nranks, comm->ring_segment, &nseg,
-                           &tmp_bytes);
+    /* Rabenseifner where this size would get it, else the ring (recursive
+     * doubling, for small vectors, has no piece-wise form). */
+    int algo = rz_allreduce_choose(comm, count * es) == RZ_ALGO_RH
+                   ? RZ_ALGO_RH : RZ_ALGO_RING;
+    rz_coll_progress_func_t progress = rz_allreduce_ring_progress;
+    if (algo == RZ_ALGO_RH) {
+        progress = rz_allreduce_rh_progress;
+        rz_allreduce_rh_plan(count, es, comm->nranks, comm->ring_segment,
+                             &nseg, &tmp_bytes);
+    } else {
+        rz_allreduce_ring_plan(count, es, comm->nranks, comm->ring_segment,
+                               &nseg, &tmp_bytes);
+    }
     /* A variant of its own: a rank that reduced the same vector in one
      * buffer would be a mismatch in how, not in what. */
     RZ_CHECK_GOTO(rz_request_create(comm, RZ_COLL_ALLREDUCE,
                                     rz_coll_signature(RZ_COLL_ALLREDUCE, dtype,
                                                       op, count, 0,
                                                       ((uint64_t)0x50 << 40) |
-                                                      ((uint64_t)RZ_ALGO_RING
-                                                       << 32) |
+                                                      ((uint64_t)algo << 32) |
                                                       (uint64_t)nseg),
-                                    count > 0 ? rz_allreduce_ring_progress
+                                    count > 0 ? progress
                                               : rz_coll_noop_progress,
                                     &req),
                   out, status);

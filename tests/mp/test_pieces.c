@@ -5,8 +5,10 @@
  * of place), every dtype class and op:
  *   - every element matches an independent reference (rz_test_data.h);
  *   - all ranks hold bitwise identical results;
- *   - the result is bitwise identical to the ordinary ring allreduce of the
- *     same vector in one buffer (same chunks, same reduction order).
+ *   - the result is bitwise identical to the same algorithm (ring, or
+ *     Rabenseifner where auto picks it) on the vector in one buffer (same
+ *     chunks, same reduction order).
+ * Run it also with RZ_ALLREDUCE_ALGO=rabenseifner, and oversubscribed.
  *
  *   test_pieces [--threads N] [--layouts N]
  *
@@ -120,13 +122,16 @@ static void run_case(ctx_t *c, rz_dtype_t t, rz_op_t op, uint64_t seed,
     }
     CHECK(c, bad == 0, "%s: %ld wrong elements", what, bad);
 
-    /* The ordinary ring on one buffer: bitwise the same. */
+    /* The same algorithm on one buffer: bitwise the same result. */
     int algo = comm->allreduce_algo;
-    comm->allreduce_algo = RZ_ALGO_RING;
+    int used = rz_allreduce_choose(comm, total * es) == RZ_ALGO_RH
+                   ? RZ_ALGO_RH : RZ_ALGO_RING;
+    comm->allreduce_algo = used;
     st = rz_allreduce(ref, ref, total, t, op, c->comm);
     comm->allreduce_algo = algo;
     CHECK(c, st == RZ_OK && memcmp(ref, cat, total * es) == 0,
-          "%s: differs from the ring allreduce of one buffer", what);
+          "%s: differs from the %s allreduce of one buffer", what,
+          used == RZ_ALGO_RH ? "rabenseifner" : "ring");
 
     uint64_t h = rz_td_hash(cat, total * es), *all = calloc(
                                                    (size_t)c->nranks, 8);
