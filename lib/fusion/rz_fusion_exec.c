@@ -306,8 +306,10 @@ static rz_status_t rz_fu_fbuf(rz_fusion_t *fu, size_t bytes)
     return RZ_OK;
 }
 
-/* Groups at least this large try the copy-free path. */
+/* Groups at least this large try the copy-free paths. */
 #define RZ_FU_DIRECT_MIN 65536
+/* In a scattered group, tensors at least this large run alone. */
+#define RZ_FU_SOLO_MIN   (1u << 20)
 
 typedef struct {
     const char *addr;
@@ -372,41 +374,33 @@ static rz_status_t rz_fu_contiguous(rz_fusion_t *fu, rz_fu_op_t **ops, int n,
     return status;
 }
 
-rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
+/* Complete @n ops with @status (an earlier collective failed). */
+static rz_status_t rz_fu_fail(rz_fusion_t *fu, rz_fu_op_t **ops, int n,
+                              rz_status_t status)
+{
+    for (int i = 0; i < n; i++) {
+        rz_fu_complete(fu, ops[i], status);
+    }
+    return status;
+}
+
+/* Reduce @n uncompressed tensors as one collective and complete them:
+ * in their own buffers (one tensor, or @contiguous: one span), over the
+ * pieces where they are, or (small sets) through the fusion buffer. */
+static rz_status_t rz_fu_reduce(rz_fusion_t *fu, rz_fu_op_t **ops, int n,
+                                int contiguous)
 {
     rz_dtype_t dtype = (rz_dtype_t)ops[0]->prm.dtype;
     rz_op_t rop = (rz_op_t)ops[0]->prm.op;
     uint64_t t0 = rz_time_ns(), t1 = t0, t2, t3;
     size_t total = 0, count = 0, off;
     rz_status_t status = RZ_OK;
-    int n_direct = 0;
+    int n_direct = contiguous;
     char args[160];
 
     for (int i = 0; i < n; i++) {
         total += ops[i]->bytes;
         count += ops[i]->prm.count;
-        rz_fu_timeline_event(fu, ops[i], "NEGOTIATE", ops[i]->t_enqueue,
-                             ops[i]->t_sched, NULL);
-    }
-    /* Counted before the tensors complete, so that a caller that has
-     * waited for them reads counters that include them. */
-    pthread_mutex_lock(&fu->lock);
-    fu->stats.groups++;
-    fu->stats.fused_tensors += n > 1 ? (uint64_t)n : 0;
-    fu->stats.payload_bytes += total;
-    pthread_mutex_unlock(&fu->lock);
-    if (ops[0]->compressed) {
-        for (int i = 0; i < n; i++) {
-            if (status == RZ_OK) {
-                status = rz_fu_exec_compressed(fu, ops[i]);
-            } else {
-                rz_fu_complete(fu, ops[i], status);
-            }
-        }
-        return status;
-    }
-    if (n > 1 && total >= RZ_FU_DIRECT_MIN) {
-        RZ_CHECK_GOTO(rz_fu_contiguous(fu, ops, n, &n_direct), done, status);
     }
     if (n == 1 || n_direct) {
         /* One tensor, or tensors back to back in memory (a framework's flat
@@ -485,6 +479,63 @@ done:
     pthread_mutex_unlock(&fu->lock);
     for (int i = 0; i < n; i++) {
         rz_fu_complete(fu, ops[i], status);
+    }
+    return status;
+}
+
+
+rz_status_t rz_fu_exec_group(rz_fusion_t *fu, rz_fu_op_t **ops, int n)
+{
+    size_t total = 0;
+    rz_status_t status = RZ_OK;
+    int contiguous = 0, m = 0;
+
+    for (int i = 0; i < n; i++) {
+        total += ops[i]->bytes;
+        rz_fu_timeline_event(fu, ops[i], "NEGOTIATE", ops[i]->t_enqueue,
+                             ops[i]->t_sched, NULL);
+    }
+    /* Counted before the tensors complete, so that a caller that has
+     * waited for them reads counters that include them. */
+    pthread_mutex_lock(&fu->lock);
+    fu->stats.groups++;
+    fu->stats.fused_tensors += n > 1 ? (uint64_t)n : 0;
+    fu->stats.payload_bytes += total;
+    pthread_mutex_unlock(&fu->lock);
+    if (ops[0]->compressed) {
+        for (int i = 0; i < n; i++) {
+            if (status == RZ_OK) {
+                status = rz_fu_exec_compressed(fu, ops[i]);
+            } else {
+                rz_fu_complete(fu, ops[i], status);
+            }
+        }
+        return status;
+    }
+    if (n == 1 || total < RZ_FU_DIRECT_MIN) {
+        return rz_fu_reduce(fu, ops, n, 0);
+    }
+    status = rz_fu_contiguous(fu, ops, n, &contiguous);
+    if (status != RZ_OK || contiguous) {
+        return status != RZ_OK ? rz_fu_fail(fu, ops, n, status)
+                               : rz_fu_reduce(fu, ops, n, 1);
+    }
+    /* Scattered: big tensors gain nothing from fusion (their own
+     * collective's latency is small beside their bytes) and move fastest
+     * in their own buffers; the small ones go together. Every rank splits
+     * alike: the sizes are the same everywhere. */
+    for (int i = 0; i < n; i++) {
+        if (ops[i]->bytes < RZ_FU_SOLO_MIN) {
+            ops[m++] = ops[i];
+        } else if (status == RZ_OK) {
+            status = rz_fu_reduce(fu, &ops[i], 1, 0);
+        } else {
+            rz_fu_complete(fu, ops[i], status);
+        }
+    }
+    if (m > 0) {
+        status = status == RZ_OK ? rz_fu_reduce(fu, ops, m, 0)
+                                 : rz_fu_fail(fu, ops, m, status);
     }
     return status;
 }
