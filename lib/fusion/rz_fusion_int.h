@@ -199,6 +199,34 @@ typedef struct rz_fusion rz_fusion_t;
 /* rz_fusion.c: complete @op with @status (engine thread; takes the lock). */
 void rz_fu_complete(rz_fusion_t *fu, rz_fu_op_t *op, rz_status_t status);
 
+/* rz_fusion_coord.c: grouping, scheduling and the response cache, shared
+ * with the negotiation. */
+typedef struct {
+    const rz_fu_params_t *prm;
+    size_t                bytes;
+} rz_fu_desc_t;
+
+int rz_fu_prm_equal(const rz_fu_params_t *a, const rz_fu_params_t *b);
+/* Group @n tensors: @perm receives their indices in execution order and
+ * @gend[g] the end (in perm) of group g. Returns the number of groups. */
+int rz_fu_make_groups(size_t threshold, const rz_fu_desc_t *d, int n,
+                      int *perm, int *gend, uint8_t *placed);
+/* Unlink @ops from the pending list (before completing them). */
+void rz_fu_pend_remove(rz_fusion_t *fu, rz_fu_op_t **ops, int n);
+/* Group and run @n ops, ready on every rank, in the global order. */
+rz_status_t rz_fu_schedule(rz_fusion_t *fu, rz_fu_op_t **ops, int n);
+/* Enter a tensor every rank reduces (identically on every rank). */
+void rz_fu_cache_insert(rz_fusion_t *fu, const rz_fu_op_t *op);
+void rz_fu_entry_free(void *val);
+
+/* rz_fusion_negotiate.c: report, coordinate at rank 0, broadcast, apply.
+ * @census: also list every pending tensor for the stall inspection. */
+#define RZ_FU_REQ        1u  /* report entry: a tensor for rank 0's table */
+#define RZ_FU_CENSUS     2u  /* report entry: a tensor held (stall check) */
+#define RZ_FU_RESP_GROUP 0u
+#define RZ_FU_RESP_ERROR 1u
+rz_status_t rz_fu_negotiate(rz_fusion_t *fu, int census);
+
 /* rz_fusion_coord.c: one cycle. @stopping: this rank wants to shut down.
  * Returns RZ_OK to go on; an error stops the engine (RZ_ERR_ABORTED: a
  * rank shut the engine down). */
