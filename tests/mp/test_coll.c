@@ -10,6 +10,7 @@
  * through rz_get_unique_id()/rz_comm_init_rank().
  */
 #include "common/rz_test_data.h"
+#include "common/rz_test_ranks.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,27 +20,8 @@
 static const size_t sizes[] = {0, 1, 7, 1000, 65537, 1048579};
 static size_t max_count = 1048579;
 
-typedef struct {
-    rz_comm_h comm;
-    int rank, nranks;
-    long passed, failed;
-    int reported;
-} ctx_t;
-
-#define CHECK(ctx, cond, ...)                                                  \
-    do {                                                                       \
-        if (cond) {                                                            \
-            (ctx)->passed++;                                                   \
-        } else {                                                               \
-            (ctx)->failed++;                                                   \
-            if ((ctx)->reported++ < 20) {                                      \
-                printf("rank %d FAIL %s:%d: ", (ctx)->rank, __FILE__,          \
-                       __LINE__);                                              \
-                printf(__VA_ARGS__);                                           \
-                printf("\n");                                                  \
-            }                                                                  \
-        }                                                                      \
-    } while (0)
+typedef rz_tr_t ctx_t;
+#define CHECK RZ_TR_CHECK
 
 /* All ranks hold the same bytes? Compares hashes gathered from every rank. */
 static void check_same(ctx_t *c, const void *buf, size_t bytes,
@@ -297,35 +279,10 @@ static void run_sweep(ctx_t *c)
     CHECK(c, rz_comm_get_async_error(c->comm) == RZ_OK, "comm still healthy");
 }
 
-typedef struct {
-    ctx_t ctx;
-    int nthreads;
-    rz_unique_id_t id;
-    pthread_t thread;
-} thread_arg_t;
-
-static void *thread_main(void *p)
-{
-    thread_arg_t *a = p;
-    rz_status_t st = rz_comm_init_rank(&a->ctx.comm, a->nthreads, &a->id,
-                                       a->ctx.rank);
-    if (st != RZ_OK) {
-        printf("rank %d: rz_comm_init_rank: %s\n", a->ctx.rank,
-               rz_status_string(st));
-        a->ctx.failed++;
-        return NULL;
-    }
-    run_sweep(&a->ctx);
-    rz_comm_destroy(a->ctx.comm);
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
     int nthreads = 0;
-    long passed = 0, failed = 0;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max-count") == 0 && i + 1 < argc) {
             max_count = strtoull(argv[++i], NULL, 0);
@@ -337,39 +294,5 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (nthreads > 0) {
-        thread_arg_t *args = calloc((size_t)nthreads, sizeof(*args));
-        rz_unique_id_t id;
-        if (rz_get_unique_id(&id) != RZ_OK) {
-            printf("rz_get_unique_id failed\n");
-            return 1;
-        }
-        for (int r = 0; r < nthreads; r++) {
-            args[r].ctx.rank = r;
-            args[r].nthreads = nthreads;
-            args[r].id = id;
-            pthread_create(&args[r].thread, NULL, thread_main, &args[r]);
-        }
-        for (int r = 0; r < nthreads; r++) {
-            pthread_join(args[r].thread, NULL);
-            passed += args[r].ctx.passed;
-            failed += args[r].ctx.failed;
-        }
-        free(args);
-        printf("test_coll (%d threads): %ld passed, %ld failed\n", nthreads,
-               passed, failed);
-        return failed ? 1 : 0;
-    }
-
-    ctx_t c = {0};
-    rz_status_t st = rz_comm_init_env(&c.comm);
-    if (st != RZ_OK) {
-        printf("rz_comm_init_env: %s\n", rz_status_string(st));
-        return 1;
-    }
-    run_sweep(&c);
-    rz_comm_destroy(c.comm);
-    printf("test_coll rank %d: %ld passed, %ld failed\n", c.rank, c.passed,
-           c.failed);
-    return c.failed ? 1 : 0;
+    return rz_tr_run("test_coll", nthreads, run_sweep);
 }

@@ -16,6 +16,7 @@
  * several pieces (scatter/gather lists of many entries).
  */
 #include "common/rz_test_data.h"
+#include "common/rz_test_ranks.h"
 #include "collectives/rz_coll.h"
 
 #include <pthread.h>
@@ -23,27 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    rz_comm_h comm;
-    int rank, nranks;
-    long passed, failed;
-    int reported;
-} ctx_t;
-
-#define CHECK(ctx, cond, ...)                                                  \
-    do {                                                                       \
-        if (cond) {                                                            \
-            (ctx)->passed++;                                                   \
-        } else {                                                               \
-            (ctx)->failed++;                                                   \
-            if ((ctx)->reported++ < 20) {                                      \
-                printf("rank %d FAIL %s:%d: ", (ctx)->rank, __FILE__,          \
-                       __LINE__);                                              \
-                printf(__VA_ARGS__);                                           \
-                printf("\n");                                                  \
-            }                                                                  \
-        }                                                                      \
-    } while (0)
+typedef rz_tr_t ctx_t;
+#define CHECK RZ_TR_CHECK
 
 static int nlayouts = 12;
 
@@ -174,33 +156,9 @@ static void run_all(ctx_t *c)
                  RZ_ERR_INVALID_PARAM, "NULL pieces accepted");
 }
 
-typedef struct {
-    ctx_t ctx;
-    rz_unique_id_t id;
-    int nthreads;
-} thread_arg_t;
-
-static void *thread_main(void *p)
-{
-    thread_arg_t *a = p;
-    rz_status_t st = rz_comm_init_rank(&a->ctx.comm, a->nthreads, &a->id,
-                                       a->ctx.rank);
-    if (st != RZ_OK) {
-        printf("rank %d: init failed: %s\n", a->ctx.rank,
-               rz_status_string(st));
-        a->ctx.failed++;
-        return NULL;
-    }
-    a->ctx.nranks = a->nthreads;
-    run_all(&a->ctx);
-    rz_comm_destroy(a->ctx.comm);
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
     int nthreads = 0;
-    long passed = 0, failed = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -213,39 +171,5 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (nthreads > 0) {
-        thread_arg_t *args = calloc((size_t)nthreads, sizeof(*args));
-        pthread_t *th = calloc((size_t)nthreads, sizeof(*th));
-        rz_unique_id_t id;
-        if (rz_get_unique_id(&id) != RZ_OK) {
-            return 1;
-        }
-        for (int r = 0; r < nthreads; r++) {
-            args[r].id = id;
-            args[r].nthreads = nthreads;
-            args[r].ctx.rank = r;
-            pthread_create(&th[r], NULL, thread_main, &args[r]);
-        }
-        for (int r = 0; r < nthreads; r++) {
-            pthread_join(th[r], NULL);
-            passed += args[r].ctx.passed;
-            failed += args[r].ctx.failed;
-        }
-        printf("test_pieces (%d threads): %ld passed, %ld failed\n",
-               nthreads, passed, failed);
-        free(args);
-        free(th);
-        return failed != 0;
-    }
-    ctx_t c = {0};
-    if (rz_comm_init_env(&c.comm) != RZ_OK) {
-        return 1;
-    }
-    rz_comm_rank(c.comm, &c.rank);
-    rz_comm_size(c.comm, &c.nranks);
-    run_all(&c);
-    printf("test_pieces rank %d of %d: %ld passed, %ld failed\n", c.rank,
-           c.nranks, c.passed, c.failed);
-    rz_comm_destroy(c.comm);
-    return c.failed != 0;
+    return rz_tr_run("test_pieces", nthreads, run_all);
 }
