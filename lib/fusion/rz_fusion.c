@@ -115,9 +115,9 @@ static void rz_fu_fail_all(rz_fusion_t *fu, rz_status_t status)
 }
 
 /* An idle engine backs off: after RZ_FU_IDLE_CYCLES cycles in which this
- * rank held nothing, the period doubles each cycle up to RZ_FU_DOZE_NS,
- * and the first enqueue wakes the thread at once. A busy engine runs every
- * cycle time. (Every cycle is a collective: an idle engine on every rank
+ * rank held nothing, the period doubles each cycle up to RZ_FU_DOZE_NS;
+ * the first enqueue wakes the thread, which then runs its next cycle one
+ * cycle time later. A busy engine runs every cycle time. (Every cycle is a collective: an idle engine on every rank
  * would otherwise cost each rank an allreduce per millisecond.) */
 #define RZ_FU_IDLE_CYCLES 20
 #define RZ_FU_DOZE_NS     20000000ull
