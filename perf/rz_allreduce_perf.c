@@ -234,15 +234,6 @@ static void build_longopts(void)
     memset(&longopts[N_SHARED_OPTS + N_EF_OPTS], 0, sizeof(struct option));
 }
 
-/* SplitMix64: the compressed mode's inputs. */
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* Pseudo-random floats in [-1, 1), multiples of 2^-23, per rank. */
 static void ef_fill_input(float *x, size_t n, int rank)
 {
@@ -251,38 +242,6 @@ static void ef_fill_input(float *x, size_t n, int rank)
         int32_t v = (int32_t)(splitmix64(base + i) >> 40) - (1 << 23);
         x[i] = (float)v * 0x1p-23f;
     }
-}
-
-/* fp32 bit pattern, with -0 as +0 (bitwise comparisons treat them as
- * equal, ALGORITHMS.md section 5). */
-static inline uint64_t ef_bits(const float *x)
-{
-    uint32_t u;
-    memcpy(&u, x, sizeof(u));
-    return u == 0x80000000u ? 0 : u;
-}
-
-/* A 64-bit hash of @n fp32 values, chained through @h (four independent
- * lanes, so that it runs at memory speed). */
-static uint64_t ef_hash(const float *x, size_t n, uint64_t h)
-{
-    const uint64_t prime = 0x100000001b3ull;
-    uint64_t l0 = h, l1 = h ^ 0x9e3779b97f4a7c15ull,
-             l2 = h ^ 0xbf58476d1ce4e5b9ull, l3 = h ^ 0x94d049bb133111ebull;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        l0 = (l0 ^ ef_bits(&x[i])) * prime;
-        l1 = (l1 ^ ef_bits(&x[i + 1])) * prime;
-        l2 = (l2 ^ ef_bits(&x[i + 2])) * prime;
-        l3 = (l3 ^ ef_bits(&x[i + 3])) * prime;
-    }
-    for (; i < n; i++) {
-        l0 = (l0 ^ ef_bits(&x[i])) * prime;
-    }
-    uint64_t r = splitmix64(l3 ^ n);
-    r = splitmix64(l2 ^ r);
-    r = splitmix64(l1 ^ r);
-    return splitmix64(l0 ^ r);
 }
 
 static void ef_fail(int rank, const char *call, size_t bytes, rz_status_t st)
@@ -381,7 +340,7 @@ static long run_compressed(rz_comm_h comm, int rank, int nranks,
                     x[i] -= lr * out[i];
                 }
             } else {
-                hash = ef_hash(out, count, hash);
+                hash = rz_perf_f32_hash(out, count, hash);
             }
         }
         if (off_schedule > 0) {

@@ -556,14 +556,6 @@ typedef struct {
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* The enqueue order of one step: a function of (seed, rank, step) only, so
  * that every mode replays the same orders. */
 static void make_order(int *order, int n, const opts_t *o, int rank, int step)
@@ -649,40 +641,12 @@ static long count_nonfinite(const model_t *m, const float *out)
     return bad;
 }
 
-/* fp32 bit pattern with -0 as +0. */
-static inline uint64_t f32_bits(const float *x)
-{
-    uint32_t u;
-    memcpy(&u, x, sizeof(u));
-    return u == 0x80000000u ? 0 : u;
-}
-
-/* 64-bit hash of n floats in four lanes (memory speed), chained through
- * @h. */
-static uint64_t hash_f32(const float *x, size_t n, uint64_t h)
-{
-    const uint64_t prime = 0x100000001b3ull;
-    uint64_t l0 = h ^ 0xcbf29ce484222325ull, l1 = l0 ^ 0x9e3779b97f4a7c15ull,
-             l2 = l0 ^ 0xbf58476d1ce4e5b9ull, l3 = l0 ^ 0x94d049bb133111ebull;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        l0 = (l0 ^ f32_bits(&x[i])) * prime;
-        l1 = (l1 ^ f32_bits(&x[i + 1])) * prime;
-        l2 = (l2 ^ f32_bits(&x[i + 2])) * prime;
-        l3 = (l3 ^ f32_bits(&x[i + 3])) * prime;
-    }
-    for (; i < n; i++) {
-        l0 = (l0 ^ f32_bits(&x[i])) * prime;
-    }
-    return splitmix64(l0 ^ splitmix64(l1 ^ splitmix64(l2 ^ splitmix64(l3))));
-}
-
 /* The hash of every tensor of the model in @out, in list order. */
 static uint64_t hash_tensors(const model_t *m, const float *out)
 {
     uint64_t h = 0;
     for (int t = 0; t < m->n; t++) {
-        h = hash_f32(out + m->t[t].offset, m->t[t].count, h);
+        h = rz_perf_f32_hash(out + m->t[t].offset, m->t[t].count, h);
     }
     return h;
 }

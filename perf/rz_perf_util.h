@@ -7,7 +7,9 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* "64M" -> 67108864: K, M, G suffixes are powers of 2^10; 0 on bad input. */
@@ -54,6 +56,49 @@ static inline double rz_perf_cpu_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* SplitMix64: seeds and pseudo-random inputs. */
+static inline uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* fp32 bit pattern, with -0 as +0 (bitwise comparisons treat them as
+ * equal, ALGORITHMS.md section 5). */
+static inline uint64_t rz_perf_f32_bits(const float *x)
+{
+    uint32_t u;
+    memcpy(&u, x, sizeof(u));
+    return u == 0x80000000u ? 0 : u;
+}
+
+/* A 64-bit hash of @n fp32 values, chained through @h (four independent
+ * lanes, so that it runs at memory speed): compared across ranks to count
+ * the ranks whose outputs differ. */
+static inline uint64_t rz_perf_f32_hash(const float *x, size_t n, uint64_t h)
+{
+    const uint64_t prime = 0x100000001b3ull;
+    uint64_t l0 = h, l1 = h ^ 0x9e3779b97f4a7c15ull,
+             l2 = h ^ 0xbf58476d1ce4e5b9ull, l3 = h ^ 0x94d049bb133111ebull;
+    size_t i = 0;
+
+    for (; i + 4 <= n; i += 4) {
+        l0 = (l0 ^ rz_perf_f32_bits(&x[i])) * prime;
+        l1 = (l1 ^ rz_perf_f32_bits(&x[i + 1])) * prime;
+        l2 = (l2 ^ rz_perf_f32_bits(&x[i + 2])) * prime;
+        l3 = (l3 ^ rz_perf_f32_bits(&x[i + 3])) * prime;
+    }
+    for (; i < n; i++) {
+        l0 = (l0 ^ rz_perf_f32_bits(&x[i])) * prime;
+    }
+    uint64_t r = splitmix64(l3 ^ n);
+    r = splitmix64(l2 ^ r);
+    r = splitmix64(l1 ^ r);
+    return splitmix64(l0 ^ r);
 }
 
 #endif
