@@ -15,9 +15,11 @@
  *  - a response cache (RZ_CACHE_CAPACITY) lets steady-state steps, which
  *    repeat the same tensors, skip the coordinator: one bitwise AND
  *    allreduce of a bit vector per cycle decides what is ready everywhere;
- *  - uncompressed groups are copied into a fusion buffer, reduced by one
- *    rz_allreduce, and copied out (a group of one tensor is reduced in its
- *    own buffers, without copies);
+ *  - an uncompressed group is reduced without copying its tensors together
+ *    when it is 64 KiB or more: one span when they sit back to back in
+ *    memory, else tensors of 1 MiB and more alone and the rest by one
+ *    allreduce that gathers from and scatters into them; smaller groups go
+ *    through a fusion buffer (docs/FUSION.md);
  *  - compressed tensors (EF, SAEF, LIEC, or compression without error
  *    feedback) keep their error state per tensor name, in one rz_ef context
  *    per name, and are compressed as their own vector: results are bitwise
