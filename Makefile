@@ -18,11 +18,13 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# 4 local ranks: the allreduce benchmark, then a tiny example.
+# 4 local ranks: the allreduce benchmark, a tiny example, then Fashion-MNIST
+# training with SAEF/sign next to P-SGD (scripts/demo_train.sh).
 demo: deps build
 	$(BUILD)/bin/rzrun -np 4 $(BUILD)/bin/rz_allreduce_perf -b 8 -e 64M -f 4 -n 10 -w 2
 	$(BUILD)/bin/rzrun -np 4 $(BUILD)/bin/rz_allreduce_perf -b 1M -e 64M -f 4 -n 10 -w 2 -c sign -m saef -t sharded -p 20
 	$(BUILD)/bin/rzrun -np 4 $(BUILD)/bin/example_allreduce
+	./scripts/demo_train.sh $(BUILD) 3
 
 # The whole suite, then the sanitizer build's subset.
 check: deps build

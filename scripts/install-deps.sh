@@ -7,6 +7,9 @@ pkgs=(
   libucx-dev ucx-utils               # transport (and ucx_info)
   libhwloc-dev hwloc                 # topology and binding
   libbenchmark-dev                   # micro-benchmarks
+  libopenblas-dev zlib1g-dev         # examples/train_mnist (CBLAS, IDX .gz)
+  dataset-fashion-mnist              # its data, in /usr/share/datasets/fashion-mnist
+  gnuplot-nox                        # scripts/reproduce.sh plots
   iproute2                           # emulated hosts in network namespaces
   procps                             # pgrep, used by the launcher tests
   openmpi-bin libopenmpi-dev         # Open MPI, the baseline of perf/compare_mpi.sh
