@@ -53,13 +53,13 @@ void mlp_work_free(mlp_work_t *w)
     memset(w, 0, sizeof(*w));
 }
 
+/* The SplitMix64 generator: mix the state, then advance it. */
 static uint64_t splitmix64(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    uint64_t z = mlp_mix64(*state);
 
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    *state += 0x9E3779B97F4A7C15ull;
+    return z;
 }
 
 static void uniform_fill(float *p, size_t n, float bound, uint64_t *state)

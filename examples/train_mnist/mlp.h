@@ -27,6 +27,16 @@ typedef struct {
 
 extern const mlp_tensor_t mlp_tensors[MLP_NTENSORS];
 
+/* SplitMix64's mixer, increment included (ALGORITHMS.md 1.2 note 6):
+ * the hash behind the initial weights and the epoch shuffles. */
+static inline uint64_t mlp_mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* Scratch for batches of at most max_batch samples. */
 typedef struct {
     size_t max_batch;

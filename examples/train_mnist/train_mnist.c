@@ -412,24 +412,17 @@ typedef struct {
         }                                                                   \
     } while (0)
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* The epoch's sample order, the same on every rank. */
 static void shuffle(uint32_t *perm, size_t n, uint64_t seed, int epoch)
 {
-    uint64_t key = mix64(mix64(seed) ^ 0x5348554646ull) ^ (uint64_t)epoch;
+    uint64_t key = mlp_mix64(mlp_mix64(seed) ^ 0x5348554646ull) ^
+                   (uint64_t)epoch;
 
     for (size_t i = 0; i < n; i++) {
         perm[i] = (uint32_t)i;
     }
     for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t)(mix64(key + i) % (i + 1));
+        size_t j = (size_t)(mlp_mix64(key + i) % (i + 1));
         uint32_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

@@ -71,7 +71,8 @@ run ef_id --method ef --compressor none "${small[@]}" --save "$TMP/ef.bin"
 run saef_id --method saef --compressor none "${small[@]}" --save "$TMP/saef.bin"
 run ef_sign --method ef --compressor sign "${small[@]}" --save "$TMP/ef_sign.bin"
 for pair in "psgd liec" "psgd liec_sync" "ef saef"; do
-    set -- $pair
+    read -r a b <<<"$pair"
+    set -- "$a" "$b"
     if cmp -s "$TMP/$1.bin" "$TMP/$2.bin"; then
         ok "$2 with the identity compressor = $1, bitwise ($(stat -c %s "$TMP/$1.bin") bytes)"
     else
@@ -138,8 +139,11 @@ done
 last=$(col "$TMP/bytes.csv" 5 2)
 stat0=$(sed -n 's/^\[0\] rank 0: exchange statistics: bytes sent \([0-9]*\),.*/\1/p' \
         "$TMP/bytes.out")
-[ "$last" = "$stat0" ] && ok "CSV bytes column = rank 0's exchange statistics ($last)" ||
+if [ "$last" = "$stat0" ]; then
+    ok "CSV bytes column = rank 0's exchange statistics ($last)"
+else
     bad "CSV bytes $last != rank 0's exchange statistics $stat0"
+fi
 
 # ------------------------------------------------------------ bad input
 if "$RZRUN" --timeout 60 -np 2 "$TRAIN" --data "$TMP/nowhere" --epochs 1 \
@@ -153,9 +157,11 @@ fi
 if "$TRAIN" --method bogus >"$TMP/badarg.out" 2>&1; then
     bad "--method bogus accepted"
 else
-    grep -q "want none, ef, saef or liec" "$TMP/badarg.out" &&
-        ok "--method bogus refused with a clear message" ||
+    if grep -q "want none, ef, saef or liec" "$TMP/badarg.out"; then
+        ok "--method bogus refused with a clear message"
+    else
         bad "--method bogus: unclear message"
+    fi
 fi
 
 exit $fail
