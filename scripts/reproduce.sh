@@ -64,8 +64,9 @@ DESCRIPTION
     scripts/repro_summary.sh writes and prints the tables (both can also be
     run alone on an output directory; --plot-only runs just them).
 
-    The default matrix has 21 configurations, times 3 seeds: 63 runs. The
-    time of each run is printed as it finishes, and again at the end.
+    The default matrix has 22 configurations, times 3 seeds: 66 runs (28
+    minutes on the 2-core development machine). The time of each run is
+    printed as it finishes, and again at the end.
 
 OPTIONS
     --build DIR      build directory holding bin/rzrun and bin/train_mnist
@@ -127,7 +128,7 @@ EXIT STATUS
     the plots or the summary failed; 2 bad usage or missing programs.
 
 EXAMPLES
-    scripts/reproduce.sh --quick                 # smoke test: 21 runs of 2 epochs
+    scripts/reproduce.sh --quick                 # smoke test: 22 runs of 2 epochs
     scripts/reproduce.sh                         # the whole reproduction
     scripts/reproduce.sh --only liec --seeds 1   # one claim, one seed
     scripts/reproduce.sh --plot-only             # redraw from repro-out
