@@ -13,7 +13,7 @@ usage() {
     cat <<'EOF'
 NAME
     reproduce.sh - train the Fashion-MNIST MLP with P-SGD, EF, SAEF, LIEC and
-    their baselines, then plot and tabulate the claims of ALGORITHMS.md 6.3
+    their baselines, then plot and tabulate the claims of docs/REPRODUCTION.md
 
 SYNOPSIS
     scripts/reproduce.sh [options]
@@ -30,7 +30,7 @@ DESCRIPTION
     first, so an interrupted reproduction already has one curve per run.
 
     The matrix is the table MATRIX near the top of this script, one line
-    per run configuration, organised by the claims of ALGORITHMS.md 6.3;
+    per run configuration, organised by the claims (the design notes' 6.3);
     edit it there. `--list` prints it. A run that belongs to several claims
     (psgd, ef-sign, ...) is listed once and trained once; every claim that
     names it reuses its curves. Claims and their runs:
