@@ -4,7 +4,8 @@
 # in threads at K = 1..4 (at 5 and 8 without d = 1000), a reduced (covering)
 # one in the multi-process runs, a small one under the sanitizers.
 add_executable(test_ef ${CMAKE_CURRENT_LIST_DIR}/test_ef.c)
-target_include_directories(test_ef PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_include_directories(test_ef PRIVATE ${CMAKE_CURRENT_LIST_DIR}
+                           ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(test_ef PRIVATE ringzip Threads::Threads m)
 # The codecs the matrix uses are plugins the library loads at run time.
 foreach(rz_ef_codec none sign blocksign topk randk fp16)

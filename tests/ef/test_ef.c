@@ -83,6 +83,7 @@
  *  on failure, the context still usable); mismatched configurations and
  *  call sequences fail on every rank within RZ_TIMEOUT_MS.
  */
+#include "common/rz_test_ranks.h"
 #include "ef_ref.h"
 
 #include <ringzip/ringzip.h>
@@ -3097,28 +3098,22 @@ static void run_all(tst_t *T)
            T->rank, T->K, T->checks, T->fails, T->cases, now_s() - t0);
 }
 
-typedef struct {
-    tst_t T;
-    int nthreads;
-    rz_unique_id_t id;
-    pthread_t thread;
-} thread_arg_t;
-
-static void *thread_main(void *p)
+/* One rank (rz_test_ranks.h): the cases, counted as passed and failed. */
+static void rank_main(rz_tr_t *t)
 {
-    thread_arg_t *a = p;
-    rz_status_t s = rz_comm_init_rank(&a->T.comm, a->nthreads, &a->id,
-                                      a->T.rank);
-    if (s != RZ_OK) {
-        printf("rank %d: rz_comm_init_rank: %s\n", a->T.rank,
-               rz_status_string(s));
-        a->T.fails++;
-        return NULL;
+    tst_t *T = calloc(1, sizeof(*T));
+
+    if (T == NULL) {
+        t->failed++;
+        return;
     }
-    a->T.K = a->nthreads;
-    run_all(&a->T);
-    rz_comm_destroy(a->T.comm);
-    return NULL;
+    T->comm = t->comm;
+    T->rank = t->rank;
+    T->K = t->nranks;
+    run_all(T);
+    t->passed += T->checks - T->fails;
+    t->failed += T->fails;
+    free(T);
 }
 
 static void usage(const char *prog)
@@ -3174,40 +3169,5 @@ int main(int argc, char **argv)
     if (mismatch) {
         return run_mismatch();
     }
-    if (nthreads > 0) {
-        thread_arg_t *args = calloc((size_t)nthreads, sizeof(*args));
-        rz_unique_id_t id;
-        if (rz_get_unique_id(&id) != RZ_OK) {
-            printf("rz_get_unique_id failed\n");
-            return 1;
-        }
-        for (int r = 0; r < nthreads; r++) {
-            args[r].T.rank = r;
-            args[r].nthreads = nthreads;
-            args[r].id = id;
-            pthread_create(&args[r].thread, NULL, thread_main, &args[r]);
-        }
-        long checks = 0, fails = 0;
-        for (int r = 0; r < nthreads; r++) {
-            pthread_join(args[r].thread, NULL);
-            checks += args[r].T.checks;
-            fails += args[r].T.fails;
-        }
-        free(args);
-        printf("ef (%d threads): %ld checks, %ld failures\n", nthreads, checks,
-               fails);
-        return fails ? 1 : 0;
-    }
-    tst_t T;
-    memset(&T, 0, sizeof(T));
-    rz_status_t s = rz_comm_init_env(&T.comm);
-    if (s != RZ_OK) {
-        printf("rz_comm_init_env: %s\n", rz_status_string(s));
-        return 1;
-    }
-    rz_comm_rank(T.comm, &T.rank);
-    rz_comm_size(T.comm, &T.K);
-    run_all(&T);
-    rz_comm_destroy(T.comm);
-    return T.fails ? 1 : 0;
+    return rz_tr_run("ef", nthreads, rank_main);
 }

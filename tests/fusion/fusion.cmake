@@ -6,6 +6,7 @@
 # case that runs past its budget, and every test has a ctest TIMEOUT.
 add_executable(test_fusion ${CMAKE_CURRENT_LIST_DIR}/test_fusion.c)
 target_link_libraries(test_fusion PRIVATE ringzip Threads::Threads m)
+target_include_directories(test_fusion PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 # The compressors of the compression cases are plugins loaded at run time.
 foreach(rz_fu_codec none sign blocksign topk fp16)
   if(TARGET rz_plugin_${rz_fu_codec})

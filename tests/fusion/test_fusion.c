@@ -94,6 +94,8 @@
  * status non-zero. A watchdog ends the process (exit 3, with a FAIL line)
  * when a case runs past its time budget, so a hang is reported as one.
  */
+#include "common/rz_test_ranks.h"
+
 #include <ringzip/ringzip.h>
 
 #include <errno.h>
@@ -2775,24 +2777,25 @@ static void run_all(tst_t *T)
     }
 }
 
-typedef struct {
-    tst_t T;
-    rz_unique_id_t id;
-    pthread_t thread;
-} thread_arg_t;
+static int g_thread_ranks; /* --threads: ranks are threads of one process */
 
-static void *thread_main(void *p)
+/* One rank (rz_test_ranks.h): the cases, counted as passed and failed. */
+static void rank_main(rz_tr_t *t)
 {
-    thread_arg_t *a = p;
-    rz_status_t s = rz_comm_init_rank(&a->T.comm, a->T.K, &a->id, a->T.rank);
-    if (s != RZ_OK) {
-        printf("rank %d: rz_comm_init_rank: %s\n", a->T.rank, SS(s));
-        a->T.fails++;
-        return NULL;
+    tst_t *T = calloc(1, sizeof(*T));
+
+    if (T == NULL) {
+        t->failed++;
+        return;
     }
-    run_all(&a->T);
-    rz_comm_destroy(a->T.comm);
-    return NULL;
+    T->comm = t->comm;
+    T->rank = t->rank;
+    T->K = t->nranks;
+    T->threads = g_thread_ranks;
+    run_all(T);
+    t->passed += T->checks - T->fails;
+    t->failed += T->fails;
+    free(T);
 }
 
 static void usage(const char *prog)
@@ -2871,43 +2874,6 @@ int main(int argc, char **argv)
     pthread_t wd;
     pthread_create(&wd, NULL, wd_main, NULL);
     pthread_detach(wd);
-    if (nthreads > 0) {
-        thread_arg_t *args = calloc((size_t)nthreads, sizeof(*args));
-        rz_unique_id_t id;
-        if (rz_get_unique_id(&id) != RZ_OK) {
-            printf("rz_get_unique_id failed\n");
-            return 1;
-        }
-        for (int r = 0; r < nthreads; r++) {
-            args[r].T.rank = r;
-            args[r].T.K = nthreads;
-            args[r].T.threads = 1;
-            args[r].id = id;
-            pthread_create(&args[r].thread, NULL, thread_main, &args[r]);
-        }
-        long checks = 0, fails = 0;
-        for (int r = 0; r < nthreads; r++) {
-            pthread_join(args[r].thread, NULL);
-            checks += args[r].T.checks;
-            fails += args[r].T.fails;
-        }
-        free(args);
-        printf("fusion (%d threads): %ld checks, %ld failures\n", nthreads,
-               checks, fails);
-        return fails ? 1 : 0;
-    }
-    tst_t T;
-    memset(&T, 0, sizeof(T));
-    rz_status_t s = rz_comm_init_env(&T.comm);
-    if (s != RZ_OK) {
-        printf("rz_comm_init_env: %s\n", SS(s));
-        return 1;
-    }
-    rz_comm_rank(T.comm, &T.rank);
-    rz_comm_size(T.comm, &T.K);
-    run_all(&T);
-    rz_comm_destroy(T.comm);
-    printf("fusion rank %d of %d: %ld checks, %ld failures\n", T.rank, T.K,
-           T.checks, T.fails);
-    return T.fails ? 1 : 0;
+    g_thread_ranks = nthreads > 0;
+    return rz_tr_run("fusion", nthreads, rank_main);
 }
