@@ -50,7 +50,11 @@ static const char usage[] =
 "      cpu_us   with -u only: process CPU time per allreduce, the largest\n"
 "               over ranks (see CPU TIME below)\n"
 "    Inputs are small integers (exact in every type), so the expected value\n"
-"    is known exactly.\n"
+"    is known exactly. The input is written once per size; in place, each\n"
+"    iteration copies it into the output first. The untimed work of an\n"
+"    iteration (that copy, the barrier, the check) is the same as\n"
+"    mpi_allreduce_perf's, which matters when ranks share cores: one\n"
+"    rank's untimed work competes with another's timed call.\n"
 "\n"
 "  Compressed mode (-c) times the error-compensated compressed allreduce of\n"
 "    <ringzip/ef.h> instead. For each size it creates one context\n"
@@ -602,10 +606,14 @@ int main(int argc, char **argv)
         }
         long wrong = 0;
         double elapsed = 0, cpu = 0;
+        /* The input once per size: a correct allreduce leaves it alone
+         * (a wrong one shows in #wrong). Untimed work per iteration is the
+         * same as mpi_allreduce_perf's, which matters when ranks share
+         * cores: one rank's untimed work competes with another's call. */
+        for (size_t i = 0; i < count; i++) {
+            store(dtype, in, i, input_value(op, rank, i));
+        }
         for (int it = -warmup; it < iters; it++) {
-            for (size_t i = 0; i < count; i++) {
-                store(dtype, in, i, input_value(op, rank, i));
-            }
             void *src = in;
             if (inplace) {
                 memcpy(out, in, bytes);
