@@ -46,7 +46,10 @@ static const char usage[] =
 "    -e, --maxbytes SIZE   largest size (default 64M)\n"
 "    -f, --stepfactor F    size multiplier between lines (default 2)\n"
 "    -n, --iters N         timed iterations per size (default 20)\n"
-"    -w, --warmup N        untimed iterations per size (default 5)\n"
+"    -w, --warmup N        untimed iterations per size (default 5); once,\n"
+"                          before the sweep, 1000 untimed one-float\n"
+"                          allreduces also run, so that the first row\n"
+"                          does not measure start-up\n"
 "    -d, --datatype T      f32 only (default f32)\n"
 "    -o, --op OP           sum only (default sum)\n"
 "    -I, --inplace         in-place (MPI_IN_PLACE); default out-of-place\n"
@@ -142,6 +145,13 @@ int main(int argc, char **argv)
                "", "", "(us)", "(GB/s)", "(GB/s)", "");
         fflush(stdout);
     }
+    /* Start-up warm-up, as in rz_allreduce_perf: the first row should not
+     * measure what the processes do just after start. */
+    for (int i = 0; i < RZ_PERF_STARTUP_WARMUP; i++) {
+        float x = 1, y;
+        MPI_Allreduce(&x, &y, 1, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
     long total_wrong = 0;
     int failed = 0;
     for (double sz = (double)minb; sz <= (double)maxb * 1.0000001; sz *= factor) {

@@ -103,7 +103,10 @@ static const char usage[] =
 "    -e, --maxbytes SIZE   largest size (default 64M)\n"
 "    -f, --stepfactor F    size multiplier between lines (default 2)\n"
 "    -n, --iters N         timed iterations per size (default 20)\n"
-"    -w, --warmup N        untimed iterations per size (default 5)\n"
+"    -w, --warmup N        untimed iterations per size (default 5); once,\n"
+"                          before the sweep, 1000 untimed one-float\n"
+"                          allreduces also run, so that the first row\n"
+"                          does not measure start-up\n"
 "    -d, --datatype T      f32 f64 f16 bf16 i8 u8 i32 u32 i64 u64 (default f32;\n"
 "                          only f32 with -c)\n"
 "    -o, --op OP           sum prod min max avg (default sum; with -c the\n"
@@ -528,6 +531,13 @@ int main(int argc, char **argv)
     }
     rz_comm_rank(comm, &rank);
     rz_comm_size(comm, &nranks);
+    /* Start-up warm-up, as in mpi_allreduce_perf: the first row should
+     * not measure what the processes do just after start. */
+    for (int i = 0; i < RZ_PERF_STARTUP_WARMUP; i++) {
+        float x = 1, y;
+        rz_allreduce(&x, &y, 1, RZ_DTYPE_F32, RZ_OP_SUM, comm);
+    }
+    rz_barrier(comm);
 
     if (efo.worker != NULL) {
         if (rank == 0) {

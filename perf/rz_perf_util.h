@@ -12,6 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+/* Untimed one-float allreduces both allreduce benchmarks run once, before
+ * the sweep, so that the first row does not measure start-up (connections
+ * still settling, the scheduler placing fresh processes). */
+#define RZ_PERF_STARTUP_WARMUP 1000
+
 /* "64M" -> 67108864: K, M, G suffixes are powers of 2^10; 0 on bad input. */
 static inline size_t rz_perf_parse_size(const char *s)
 {
