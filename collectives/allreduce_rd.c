@@ -23,12 +23,12 @@ size_t rz_allreduce_rd_max_bytes(int nranks, int oversubscribed)
 {
     (void)nranks;
     /* Measured on a 2-core host (docs/PERFORMANCE.md). Recursive doubling
-     * sends the whole vector each round, so once that is above UCX's
-     * eager limit (8 KiB on shared memory) each round pays a rendezvous
-     * handshake: with a core per rank the ring wins from about 4 KiB. With
-     * more ranks than cores every round also costs context switches, and
-     * fewer rounds win up to about 64 KiB. */
-    return oversubscribed ? 64 * 1024 : 4 * 1024;
+     * sends the whole vector each round: with a core per rank the ring
+     * (half the vector per round at np = 2) is as fast from 4 KiB and
+     * faster from 256 KiB. With more ranks than cores every round costs
+     * context switches; fewer rounds win up to about 32 KiB, and above
+     * that Rabenseifner, whose rounds move less, is faster. */
+    return oversubscribed ? 32 * 1024 : 4 * 1024;
 }
 
 rz_status_t rz_allreduce_rd_progress(rz_request_t *req)

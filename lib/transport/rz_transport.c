@@ -17,6 +17,15 @@
 #define RZ_TP_CLOSE_FLUSH_MS 2000
 /* How often rz_tp_check_peers looks for local peers that have exited. */
 #define RZ_TP_LIVENESS_MS    10
+/* Sends up to this many bytes ask UCX for fast local completion
+ * (UCP_OP_ATTR_FLAG_FAST_CMPL), as MPI's blocking sends do: UCX then sends
+ * them eagerly, copied through its buffers (up to UCX_RNDV_SEND_NBR_THRESH,
+ * 256 KiB by default), instead of by rendezvous, whose handshake needs the
+ * receiver on a core before the send can complete. Above it, one copy
+ * straight from the sender's memory (rendezvous over CMA) costs less than
+ * two through the eager buffers: pipelined ring segments stay there. See
+ * docs/PERFORMANCE.md. */
+#define RZ_TP_FAST_CMPL_MAX  (128 * 1024)
 
 struct rz_tp {
     ucp_context_h   context;
@@ -322,6 +331,9 @@ static rz_status_t rz_tp_isend_dt(rz_tp_t *tp, int peer, uint64_t tag,
     if (iov) {
         p.op_attr_mask |= UCP_OP_ATTR_FIELD_DATATYPE;
         p.datatype = ucp_dt_make_iov();
+    }
+    if (len <= RZ_TP_FAST_CMPL_MAX) {
+        p.op_attr_mask |= UCP_OP_ATTR_FLAG_FAST_CMPL;
     }
     op->done = 0;
     op->status = RZ_INPROGRESS;
