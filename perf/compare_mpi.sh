@@ -41,7 +41,7 @@ DESCRIPTION
     n = 200 while size * 200 <= 256 MiB, else 50, 12 or 3 by the same
     rule, with n/10 (at least 1) warm-up iterations; consecutive sizes that
     share an n form one band, run as one job. The defaults (np 2 4, 3 reps,
-    4 B .. 256 MiB) take 5 to 7 minutes on a 2-core machine.
+    4 B .. 256 MiB) take about 2 minutes on a 2-core machine.
 
     rz_memcpy_bw (single-thread memcpy, 64 MiB) runs before each rank
     count's block and after each repetition; its median is printed beside
