@@ -163,7 +163,9 @@ static void rz_info_help(FILE *out)
     fprintf(out,
 "    UCX_*\n"
 "        Read by UCX itself, e.g. UCX_TLS=tcp,self or UCX_NET_DEVICES=eth0\n"
-"        to choose transports and devices; see ucx_info -c.\n"
+"        to choose transports and devices; see ucx_info -c. ringzip\n"
+"        changes one UCX default, MM_FIFO_ELEM_SIZE (1152 instead of 128);\n"
+"        UCX_MM_FIFO_ELEM_SIZE, or its SYSV_/POSIX_ form, overrides it.\n"
 "\n"
 "    HWLOC_*\n"
 "        Read by hwloc, e.g. HWLOC_XMLFILE=topo.xml to describe a machine\n"
