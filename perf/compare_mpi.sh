@@ -38,14 +38,29 @@ DESCRIPTION
 
     Iterations: with -n, every size runs -n timed iterations (one run per
     program). Without -n (the default), iterations shrink as sizes grow:
-    n = 200 while size * 200 <= 256 MiB, else 50, 12 or 3 by the same
-    rule, with n/10 (at least 1) warm-up iterations; consecutive sizes that
-    share an n form one band, run as one job. The defaults (np 2 4, 3 reps,
-    4 B .. 256 MiB) take about 2 minutes on a 2-core machine.
+    n = 1000 while size * 1000 <= 256 MiB, else 200, 50, 12 or 3 by the
+    same rule, with n/10 (at least 1) warm-up iterations; consecutive sizes
+    that share an n form one band, run as one job. Small sizes get many
+    iterations because their mean is fragile: one preemption of 200 us in
+    a 200-iteration run of a 0.3 us call triples it. The defaults (np 2 4,
+    3 reps, 4 B .. 256 MiB) take about 3 minutes on a 2-core machine.
 
     rz_memcpy_bw (single-thread memcpy, 64 MiB) runs before each rank
     count's block and after each repetition; its median is printed beside
     each table as the machine's yardstick.
+
+    rz_xcore_lat (the round trip of one cache line between CPUs 0 and 1,
+    0.15 s) runs before the first run and after every run, so each run is
+    framed by two figures. Every byte that moves between ranks on
+    different cores crosses that path, and in a VM its speed is not
+    constant: the host moves the vCPUs between core complexes, and the
+    round trip jumps (on the 2-core machine of docs/PERFORMANCE.md, from
+    50-95 ns to about 330 ns for seconds at a time), doubling allreduce
+    times for whichever programs run then. A run whose two figures are
+    both at most twice the smallest round trip of the whole comparison is
+    "quiet", else "slow"; the second table per rank count compares the
+    programs within each kind of run. Not done on a single-CPU machine or
+    without bin/rz_xcore_lat.
 
 READING THE TABLES
     One table per rank count N. One row per message size (bytes per rank).
@@ -62,6 +77,16 @@ READING THE TABLES
     Small sizes are latency-bound: read best_us and rz_us there. The
     footer gives the load average at the start and the end: other work on
     the machine (or a wide memcpy range) means the numbers are disturbed.
+
+    The second table per rank count ("by host placement") splits the runs
+    by the round trips around them (see rz_xcore_lat above): q_best,
+    q_ringzip and q_ratio are ompi_best, ringzip and ratio over the quiet
+    runs only, s_* the same over the slow runs, and q_reps and s_reps the
+    repetitions each median used, as ringzip/ompi_best. When the host
+    switched placement during a comparison, the first table mixes the two
+    machines in proportions that differ from program to program; compare
+    within a kind of run, and treat medians of one or two repetitions
+    with care.
 
 OPTIONS
     --np "LIST"       rank counts (default "2 4")
@@ -80,12 +105,16 @@ OPTIONS
     --ucx-tls TLS     UCX_TLS for ompi_ucx (default: sm,self, see above)
     --timeout S       limit for one run, in seconds (default 300)
     --memcpy-size S   rz_memcpy_bw size (default 64M)
+    --no-xcore        do not run rz_xcore_lat (no second table)
     -h, --help        this text
 
 OUTPUT FILES (in --out)
     <np>/<rep>/<program>.b<size>.{out,err}  each run's stdout and stderr
     commands.log      every command run, with its exit status and seconds
-    results.tsv       np rep program size time_us busbw wrong, every row
+    results.tsv       np rep program size time_us busbw wrong xcore_ns,
+                      every row; xcore_ns is the larger round trip around
+                      the run ('-' without rz_xcore_lat)
+    xcore.tsv         np when ns, one row per rz_xcore_lat run
     medians.tsv       np program size median_time_us nreps wrong
     memcpy.tsv        np when GB/s, one row per rz_memcpy_bw run
     tables.txt        the tables printed at the end
@@ -121,7 +150,7 @@ to_bytes() {
 # ------------------------------------------------------------------ options
 NPS="2 4" MINB=4 MAXB=$((256 << 20)) FACTOR=4 ITERS="" WARMUP="" REPS=3
 BUILD="$REPO/build" OUT="" CONFIGS="default ucx vader" UCX_TLS_OMPI=""
-RUN_TIMEOUT=300 MEMCPY_SIZE=64M
+RUN_TIMEOUT=300 MEMCPY_SIZE=64M XCORE=1
 while [ $# -gt 0 ]; do
     case $1 in
         -h|--help) usage; exit 0 ;;
@@ -138,6 +167,7 @@ while [ $# -gt 0 ]; do
         --ucx-tls) UCX_TLS_OMPI=${2:?}; shift ;;
         --timeout) RUN_TIMEOUT=${2:?}; shift ;;
         --memcpy-size) MEMCPY_SIZE=${2:?}; shift ;;
+        --no-xcore) XCORE=0 ;;
         *) echo "$PROG: unknown option '$1'; see --help" >&2; exit 2 ;;
     esac
     shift
@@ -204,6 +234,7 @@ fi
 OUT=$(cd "$OUT" && pwd)
 : >"$OUT/results.tsv"
 : >"$OUT/memcpy.tsv"
+: >"$OUT/xcore.tsv"
 : >"$OUT/commands.log"
 echo "$PROG: raw outputs in $OUT"
 
@@ -269,7 +300,7 @@ show_failure() {
 # Sizes as the benchmarks generate them, each with its iteration count.
 auto_iters() {
     local size=$1 n
-    for n in 200 50 12; do
+    for n in 1000 200 50 12; do
         if [ $((size * n)) -le $((256 << 20)) ]; then
             echo "$n"
             return
@@ -334,6 +365,29 @@ run_memcpy() {
     printf '%s\t%s\t%s\n' "$np" "$when" "$gbps" >>"$OUT/memcpy.tsv"
 }
 
+# xcore_probe NP WHEN: one rz_xcore_lat run; its median round trip (ns) goes
+# to xcore.tsv and XC_LAST ('-' when not measured).
+XC_LAST=-
+if [ "$XCORE" -eq 1 ] && { [ "$CORES" -lt 2 ] || [ ! -x "$BIN/rz_xcore_lat" ]; }; then
+    echo "$PROG: note: no round trips between CPUs (${CORES} core(s)," \
+         "or no $BIN/rz_xcore_lat), so no table by host placement" >&2
+    XCORE=0
+fi
+xcore_probe() {
+    local np=$1 when=$2 base="$OUT/xcore.$1.$2" rc=0
+    XC_LAST=-
+    [ "$XCORE" -eq 1 ] || return 0
+    run_job "$base" "$BIN/rz_xcore_lat" -t 0.15 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        # Not a failure of the comparison: the run just has no label.
+        echo "$PROG: warning: rz_xcore_lat failed (rc $rc): $(head -c 300 "$base.err")" >&2
+        return 0
+    fi
+    XC_LAST=$(awk '!/^#/ && NF >= 6 { print $4; exit }' "$base.out")
+    [ -n "$XC_LAST" ] || XC_LAST=-
+    printf '%s\t%s\t%s\n' "$np" "$when" "$XC_LAST" >>"$OUT/xcore.tsv"
+}
+
 # Other work on the machine skews every program; say so rather than hide it.
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 if awk -v l="$LOAD_START" -v c="$CORES" 'BEGIN { exit !(l + 0 > c / 2) }'; then
@@ -348,6 +402,7 @@ echo "$PROG: $OMPI_VERSION; $CORES cores; np: $NPS; sizes ${SIZES[0]}..${SIZES[-
 echo "$PROG: ompi_ucx uses UCX_TLS=$UCX_TLS_OMPI"
 for np in $NPS; do
     run_memcpy "$np" before
+    xcore_probe "$np" start
     for ((rep = 1; rep <= REPS; rep++)); do
         mkdir -p "$OUT/$np/$rep"
         # Rotate the program order from one repetition to the next.
@@ -363,14 +418,20 @@ for np in $NPS; do
                 program_cmd "$prog" "$np" "$first" "$last" "$n" "$w"
                 base="$OUT/$np/$rep/$prog.b$first"
                 rc=0
+                xc_before=$XC_LAST
                 run_job "$base" "${CMD[@]}" || rc=$?
+                xcore_probe "$np" "$rep.$prog.b$first"
+                xc=-
+                if [ "$xc_before" != - ] && [ "$XC_LAST" != - ]; then
+                    xc=$(awk -v a="$xc_before" -v b="$XC_LAST" 'BEGIN { print (a + 0 > b + 0) ? a : b }')
+                fi
                 # Data lines (rzrun prefixes "[0] "): size count type redop
                 # time_us algbw busbw #wrong.
-                awk -v np="$np" -v rep="$rep" -v prog="$prog" '
+                awk -v np="$np" -v rep="$rep" -v prog="$prog" -v xc="$xc" '
                     { sub(/^\[[0-9]+\] /, "") }
                     $1 ~ /^[0-9]+$/ && NF == 8 && $3 == "f32" {
-                        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-                               np, rep, prog, $1, $5, $7, $8
+                        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+                               np, rep, prog, $1, $5, $7, $8, xc
                     }' "$base.out" >"$base.tsv"
                 want=0
                 for s in "${SIZES[@]}"; do
@@ -426,6 +487,62 @@ memcpy_median() {
             }'
 }
 
+# Quiet runs: both round trips around them at most twice the smallest.
+XC_MIN=$(awk -F'\t' '$3 != "-" && (m == "" || $3 + 0 < m + 0) { m = $3 } END { print m }' "$OUT/xcore.tsv")
+XC_THR=""
+[ -z "$XC_MIN" ] || XC_THR=$(awk -v m="$XC_MIN" 'BEGIN { printf "%.1f", 2 * m }')
+
+# placement_table NP: the second table, medians within quiet and slow runs.
+placement_table() {
+    local np=$1
+    echo "# np $np by host placement: 'q' over quiet runs (cache-line round trip" \
+         "<= $XC_THR ns around the run: twice the smallest, $XC_MIN ns), 's' over slow" \
+         "runs; busbw in GB/s, ratio = ringzip / ompi_best, reps = ringzip/ompi_best"
+    awk -F'\t' -v np="$np" -v sizes="${SIZES[*]}" -v thr="$XC_THR" '
+        BEGIN {
+            ns = split(sizes, sz, " ")
+            for (i = 1; i <= ns; i++) sz[i] = int(sz[i] / 4) * 4
+            nc = split("ompi_default ompi_ucx ompi_vader", cfg, " ")
+            f = np > 1 ? 2.0 * (np - 1) / np : 0
+            printf "%12s %9s %9s %7s %6s %9s %9s %7s %6s\n", "size",
+                   "q_best", "q_ringzip", "q_ratio", "q_reps",
+                   "s_best", "s_ringzip", "s_ratio", "s_reps"
+        }
+        $1 == np && $8 != "-" {
+            k = (($8 + 0 <= thr + 0) ? "q" : "s") SUBSEP $3 SUBSEP $4
+            v[k, ++n[k]] = $5
+        }
+        function median(k,   i, j, c, t, a) {
+            c = n[k]
+            for (i = 1; i <= c; i++) {      # insertion sort: a few values
+                t = v[k, i] + 0
+                for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
+                a[j + 1] = t
+            }
+            return (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+        }
+        function cols(m, s,   c, k, t, best, bn, rz, rn) {
+            best = ""; bn = 0
+            for (c = 1; c <= nc; c++) {
+                k = m SUBSEP cfg[c] SUBSEP s
+                if (!(k in n)) continue
+                t = median(k)
+                if (best == "" || t < best) { best = t; bn = n[k] }
+            }
+            k = m SUBSEP "ringzip" SUBSEP s
+            rz = (k in n) ? median(k) : ""; rn = (k in n) ? n[k] : 0
+            return sprintf(" %9s %9s %7s %6s",
+                best == "" ? "-" : sprintf("%.3f", s / (best * 1e3) * f),
+                rz == "" ? "-" : sprintf("%.3f", s / (rz * 1e3) * f),
+                (best == "" || rz == "") ? "-" : sprintf("%.3f", best / rz),
+                rn "/" bn)
+        }
+        END {
+            for (i = 1; i <= ns; i++)
+                printf "%12d%s%s\n", sz[i], cols("q", sz[i]), cols("s", sz[i])
+        }' "$OUT/results.tsv"
+}
+
 {
     for np in $NPS; do
         read -r mc_med mc_min mc_max mc_k <<<"$(memcpy_median "$np")"
@@ -478,6 +595,10 @@ memcpy_median() {
                     print line
                 }
             }' "$OUT/medians.tsv"
+        if [ -n "$XC_THR" ]; then
+            echo
+            placement_table "$np"
+        fi
     done
     read -r mc_med mc_min mc_max mc_k <<<"$(memcpy_median)"
     echo
