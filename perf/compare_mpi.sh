@@ -49,8 +49,9 @@ DESCRIPTION
     count's block and after each repetition; its median is printed beside
     each table as the machine's yardstick.
 
-    rz_xcore_lat (the round trip of one cache line between CPUs 0 and 1,
-    0.15 s) runs before the first run and after every run, so each run is
+    rz_xcore_lat (the round trip of one cache line between two cores, by
+    default the first CPU and the next one on another core; 0.15 s) runs
+    before the first run and after every run, so each run is
     framed by two figures. Every byte that moves between ranks on
     different cores crosses that path, and in a VM its speed is not
     constant: the host moves the vCPUs between core complexes, and the

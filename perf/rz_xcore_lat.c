@@ -43,8 +43,8 @@ static const char usage[] =
 "      cpu_a  cpu_b  blocks  median_ns  min_ns  max_ns\n"
 "\n"
 "OPTIONS\n"
-"    -c A,B        the two CPUs (default: the first two this process may\n"
-"                  run on)\n"
+"    -c A,B        the two CPUs (default: the first CPU this process may\n"
+"                  run on, and the next one on another core)\n"
 "    -t SECONDS    how long to measure (default 0.2)\n"
 "    -h, --help    this text\n"
 "\n"
@@ -112,21 +112,62 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The first two CPUs of this process's affinity mask, into @a and @b. */
+/* Whether CPU @other is a hardware thread of the same core as CPU @cpu,
+ * from sysfs ("0,4" or "0-1" lists); 0 when that cannot be read. */
+static int rz_xl_same_core(int cpu, int other)
+{
+    char path[96], list[256];
+    FILE *f;
+    int same = 0;
+
+    snprintf(path, sizeof(path),
+             "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", cpu);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fgets(list, sizeof(list), f) != NULL) {
+        for (char *tok = strtok(list, ",\n"); tok != NULL && !same;
+             tok = strtok(NULL, ",\n")) {
+            int lo, hi;
+            int n = sscanf(tok, "%d-%d", &lo, &hi);
+            same = (n == 1 && lo == other) ||
+                   (n == 2 && lo <= other && other <= hi);
+        }
+    }
+    fclose(f);
+    return same;
+}
+
+/* The first CPU of this process's affinity mask into @a, and into @b the
+ * next one on another core (else just the next one). */
 static int rz_xl_default_cpus(int *a, int *b)
 {
     cpu_set_t set;
-    int found = 0;
+    int first = -1, next = -1;
 
     if (sched_getaffinity(0, sizeof(set), &set) != 0) {
         return -1;
     }
-    for (int c = 0; c < CPU_SETSIZE && found < 2; c++) {
-        if (CPU_ISSET(c, &set)) {
-            *(found++ == 0 ? a : b) = c;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, &set)) {
+            continue;
+        }
+        if (first < 0) {
+            first = c;
+        } else if (!rz_xl_same_core(first, c)) {
+            next = c;
+            break;
+        } else if (next < 0) {
+            next = c;   /* a sibling: used only if no other core is found */
         }
     }
-    return found == 2 ? 0 : -1;
+    if (first < 0 || next < 0) {
+        return -1;
+    }
+    *a = first;
+    *b = next;
+    return 0;
 }
 
 int main(int argc, char **argv)
