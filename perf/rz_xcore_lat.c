@@ -4,11 +4,10 @@
  * allreduce moves between ranks on different cores crosses the cache
  * interconnect, so its speed follows this figure. In a VM the host may move
  * the vCPUs between core complexes while a comparison runs; the round trip
- * then jumps (here from 55-95 ns to about 330 ns) and so does every
+ * then jumps (here from 50-95 ns to 310-360 ns) and so does every
  * allreduce time. Measured between runs, it tells which runs saw which
  * machine.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -45,7 +44,8 @@ static const char usage[] =
 "OPTIONS\n"
 "    -c A,B        the two CPUs (default: the first CPU this process may\n"
 "                  run on, and the next one on another core)\n"
-"    -t SECONDS    how long to measure (default 0.2)\n"
+"    -t SECONDS    how long to measure (default 0.2; it stops earlier\n"
+"                  after 100000 blocks)\n"
 "    -h, --help    this text\n"
 "\n"
 "EXIT STATUS\n"
