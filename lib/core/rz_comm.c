@@ -125,7 +125,10 @@ static void rz_comm_tune(struct rz_comm *comm, const rz_config_t *cfg,
 
     /* More ranks than cores: a rank that waits must let the rank it waits
      * for run. Spinning with sched_yield() does that and still answers in
-     * microseconds once the peer has posted; after RZ_SPIN_US it blocks. */
+     * microseconds once the peer has posted. After RZ_SPIN_US it blocks:
+     * a rank that only yields stays runnable, so the scheduler cannot see
+     * which core is idle and may leave three busy ranks on one core for
+     * hundreds of ms; blocking soon lets it rebalance (docs/DESIGN.md). */
     comm->oversubscribed = comm->local_size > ncores;
     comm->yield = comm->oversubscribed;
     comm->spin_us = cfg->spin_us;
@@ -149,6 +152,61 @@ typedef rz_status_t (*rz_comm_exchange_func_t)(void *arg, const void *card,
                                                size_t len, void **table_p,
                                                size_t *stride_p,
                                                uint32_t **lens_p);
+
+/*
+ * Warm UCX's receive path up before the first collective. The first
+ * message of a kind that arrives before its receive is posted makes UCX
+ * grow a buffer pool (for a 1 KiB message: an 8 MiB chunk of ucp_am_bufs,
+ * ~300 us of mmap and page faults), so without this the first small
+ * collectives of a job each pay a few hundred microseconds, and a
+ * latency benchmark with a short warm-up measures that instead of the
+ * steady state (docs/PERFORMANCE.md). Each rank sends one message of each
+ * size to its right neighbour, waits at a barrier so that they arrive
+ * unexpected, then receives its left neighbour's: three sequence numbers,
+ * the same on every rank.
+ */
+static rz_status_t rz_comm_warmup(struct rz_comm *comm)
+{
+    static const size_t sizes[] = {8, 1024, 4096, 16384};
+    const int n = (int)(sizeof(sizes) / sizeof(sizes[0]));
+    const int right = (comm->rank + 1) % comm->nranks;
+    const int left = (comm->rank + comm->nranks - 1) % comm->nranks;
+    rz_request_t *req;
+    rz_status_t status;
+    char *buf;
+
+    if (comm->nranks < 2) {
+        return RZ_OK;
+    }
+    buf = calloc(2, sizes[n - 1]);
+    if (buf == NULL) {
+        RZ_LOG_ERROR("out of memory for the transport warm-up");
+        return RZ_ERR_NO_MEMORY;
+    }
+    /* One batch: the sends are posted at once, the barrier (a request of
+     * its own) runs while they land, and then the receives are posted. The
+     * sends may be rendezvous, which complete only with their receive. */
+    status = rz_p2p_begin(comm, 0x5741524dull, 2 * n, &req);
+    if (status != RZ_OK) {
+        free(buf);
+        return status;
+    }
+    for (int i = 0; i < n; i++) {
+        rz_p2p_send(req, right, (unsigned)i, buf, sizes[i]);
+    }
+    status = rz_barrier((rz_comm_h)comm);
+    if (status != RZ_OK) {
+        rz_p2p_abandon(req);
+        free(buf);
+        return status;
+    }
+    for (int i = 0; i < n; i++) {
+        rz_p2p_recv(req, left, (unsigned)i, buf + sizes[n - 1], sizes[i], 0);
+    }
+    status = rz_p2p_run(req, NULL);
+    free(buf);
+    return status;
+}
 
 static rz_status_t rz_comm_create(int rank, int nranks,
                                   rz_comm_exchange_func_t exchange, void *arg,
@@ -265,6 +323,14 @@ err_cards:
     rz_tp_irecv(comm->tp, rank, RZ_TAG_CTRL, RZ_TAG_CTRL, comm->abort_msg,
                 sizeof(comm->abort_msg), &comm->abort_recv);
     comm->magic = RZ_COMM_MAGIC;
+    status = rz_comm_warmup(comm);
+    if (status != RZ_OK) {
+        RZ_LOG_ERROR("rank %d of %d: the first exchange with the neighbour "
+                     "ranks failed: %s", rank, nranks,
+                     rz_status_string(status));
+        rz_comm_destroy((rz_comm_h)comm);
+        return status;
+    }
     RZ_LOG_INFO("rank %d of %d ready (local %d of %d on %s)", rank, nranks,
                 comm->local_rank, comm->local_size, comm->hosts[rank]);
     *comm_p = comm;

@@ -37,7 +37,7 @@
 
 /* RZ_SPIN_US=auto, with a core per rank and oversubscribed (yielding). */
 #define RZ_SPIN_US_DEFAULT        100
-#define RZ_SPIN_US_OVERSUBSCRIBED 300
+#define RZ_SPIN_US_OVERSUBSCRIBED 20
 
 /* RZ_ALLREDUCE_ALGO. */
 #define RZ_ALGO_AUTO 0
@@ -187,6 +187,10 @@ void rz_p2p_send(rz_request_t *req, int peer, unsigned step, const void *buf,
 void rz_p2p_recv(rz_request_t *req, int peer, unsigned step, void *buf,
                  size_t len, int any_length);
 rz_status_t rz_p2p_run(rz_request_t *req, size_t *lengths);
+/* Drop a batch that will not be run (the communicator failed meanwhile):
+ * cancel its receives, force-close the peers of its pending sends so that
+ * UCX lets go of their buffers, and release it. */
+void rz_p2p_abandon(rz_request_t *req);
 /* Progress the whole communicator once; returns nonzero on any change. */
 int rz_comm_progress(struct rz_comm *comm);
 /* Fail the communicator: notify peers, fail all requests. */

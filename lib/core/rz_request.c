@@ -712,6 +712,13 @@ rz_status_t rz_p2p_run(rz_request_t *req, size_t *lengths)
     return rz_wait(&h);
 }
 
+void rz_p2p_abandon(rz_request_t *req)
+{
+    rz_request_drain(req);
+    req->status = RZ_ERR_ABORTED;
+    rz_request_release(req);
+}
+
 void rz_comm_release_requests(struct rz_comm *comm);
 void rz_comm_release_requests(struct rz_comm *comm)
 {

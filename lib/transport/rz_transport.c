@@ -21,10 +21,10 @@
  * (UCP_OP_ATTR_FLAG_FAST_CMPL), as MPI's blocking sends do: UCX then sends
  * them eagerly, copied through its buffers (up to UCX_RNDV_SEND_NBR_THRESH,
  * 256 KiB by default), instead of by rendezvous, whose handshake needs the
- * receiver on a core before the send can complete. Above it, one copy
- * straight from the sender's memory (rendezvous over CMA) costs less than
- * two through the eager buffers: pipelined ring segments stay there. See
- * docs/PERFORMANCE.md. */
+ * receiver on a core before the send can complete. The ring's default
+ * segment (RZ_RING_SEGMENT) is this size: two copies through buffers that
+ * stay in cache beat one CMA copy that pins the pages on every call and
+ * waits for a handshake, at every size measured (docs/PERFORMANCE.md). */
 #define RZ_TP_FAST_CMPL_MAX  (128 * 1024)
 
 struct rz_tp {

@@ -44,9 +44,10 @@ const rz_config_entry_t rz_config_table[] = {
     {"RZ_SPIN_US", "auto",
      "Microseconds a wait polls the transport before it blocks on the UCX "
      "event descriptor. auto is 100 while the ranks on a host do not "
-     "outnumber its cores; when they do it is 300 and the wait calls "
+     "outnumber its cores; when they do it is 20 and the wait calls "
      "sched_yield() between polls, so the rank it waits for gets the "
-     "core. 0 blocks at once.",
+     "core, then blocks soon so the scheduler can see idle cores. 0 "
+     "blocks at once.",
      RZ_CFG_FIELD(spin_us), rz_config_parse_long_auto, &rz_range_spin,
      "auto|<us>"},
     {"RZ_ALLREDUCE_ALGO", "auto",
@@ -59,10 +60,14 @@ const rz_config_entry_t rz_config_table[] = {
      "docs/PERFORMANCE.md).",
      RZ_CFG_FIELD(allreduce_algo), rz_config_parse_choice, rz_allreduce_algos,
      "auto|ring|rd|rabenseifner"},
-    {"RZ_RING_SEGMENT", "262144",
-     "Bytes per message of the pipelined ring: each ring chunk is sent in "
-     "segments of about this size, so that receiving one overlaps reducing "
-     "the previous one and the scratch space stays in cache.",
+    {"RZ_RING_SEGMENT", "131072",
+     "Bytes per message of the pipelined ring (and of Rabenseifner's "
+     "steps): each chunk is sent in segments of at most this size, so that "
+     "receiving one overlaps reducing the previous one and the scratch "
+     "space stays in cache. Up to 128 KiB a segment goes eagerly through "
+     "UCX's buffers and its send completes at once; larger ones go by "
+     "rendezvous (one copy over CMA on a host, but a handshake per segment "
+     "and pages pinned per copy).",
      RZ_CFG_FIELD(ring_segment), rz_config_parse_long, &rz_range_segment,
      "<bytes>"},
     {"RZ_PLUGIN_PATH", "",
