@@ -64,7 +64,10 @@ rz_status_t rz_get_unique_id(rz_unique_id_t *id_p);
  * @param [in]  rank    This rank, 0 <= rank < nranks.
  * @return RZ_OK, RZ_ERR_INVALID_PARAM, RZ_ERR_BOOTSTRAP (root unreachable,
  *         size mismatch, duplicate rank), RZ_ERR_AUTH (wrong session key),
- *         RZ_ERR_TRANSPORT, RZ_ERR_NO_MEMORY.
+ *         RZ_ERR_TRANSPORT, RZ_ERR_NO_MEMORY, or RZ_ERR_PEER_FAILURE,
+ *         RZ_ERR_TIMEOUT or RZ_ERR_ABORTED when a rank dies or stalls
+ *         during creation (creation ends with a short exchange between
+ *         neighbouring ranks that warms the transport up).
  */
 rz_status_t rz_comm_init_rank(rz_comm_h *comm_p, int nranks,
                               const rz_unique_id_t *id, int rank);
@@ -107,7 +110,9 @@ typedef struct {
  * @param [out] comm_p  The new communicator, set only on success.
  * @param [in]  oob     Allgather callback and this rank's place.
  * @return RZ_OK, RZ_ERR_INVALID_PARAM, RZ_ERR_BOOTSTRAP (the callback
- *         failed), RZ_ERR_TRANSPORT, RZ_ERR_NO_MEMORY.
+ *         failed), RZ_ERR_TRANSPORT, RZ_ERR_NO_MEMORY, or, as for
+ *         rz_comm_init_rank(), the error of a rank that dies during
+ *         creation.
  */
 rz_status_t rz_comm_init_oob(rz_comm_h *comm_p, const rz_oob_t *oob);
 
@@ -120,7 +125,8 @@ rz_status_t rz_comm_init_oob(rz_comm_h *comm_p, const rz_oob_t *oob);
  * @param [out] newcomm_p  The duplicate, set only on success.
  * @return RZ_OK, RZ_ERR_INVALID_PARAM, RZ_ERR_ABORTED (@p comm failed
  *         earlier), RZ_ERR_TRANSPORT, RZ_ERR_NO_MEMORY, or the error of the
- *         allgather.
+ *         allgather or, as for rz_comm_init_rank(), of a rank that dies
+ *         during creation.
  */
 rz_status_t rz_comm_dup(rz_comm_h comm, rz_comm_h *newcomm_p);
 

@@ -10,6 +10,11 @@
  *        different count, then a different dtype of equal size; every rank
  *        must get an error, never a result.
  *   test_fault badargs            (via rzrun) invalid arguments.
+ *   test_fault createdeath VICTIM (via rzrun, np >= 2) the ranks create a
+ *        second communicator through rz_comm_init_oob() over the first;
+ *        VICTIM exits inside the last allgather of the bootstrap, so the
+ *        others reach the transport warm-up that ends creation without it:
+ *        their creation must fail within RZ_TIMEOUT_MS + 2 s, not hang.
  *   test_fault bootstrap          (alone) wrong session key, wrong size,
  *        duplicate rank, unreachable root, using threads as ranks.
  */
@@ -111,6 +116,54 @@ static int mode_kill(int victim, int kill_at, int stall)
         printf("rank %d: survivor-ok\n", my_rank);
     }
     return finish("kill");
+}
+
+typedef struct {
+    rz_comm_h comm;
+    int       calls;
+    int       die_after;   /* exit after this many allgathers; 0: never */
+} oob_ctx_t;
+
+static int oob_allgather(const void *sendbuf, void *recvbuf, size_t size,
+                         void *info)
+{
+    oob_ctx_t *ctx = info;
+    rz_status_t st = rz_allgather(sendbuf, recvbuf, size, RZ_DTYPE_U8,
+                                  ctx->comm);
+
+    if (++ctx->calls == ctx->die_after) {
+        printf("rank %d: exiting inside bootstrap allgather %d\n", my_rank,
+               ctx->calls);
+        fflush(stdout);
+        _exit(0);
+    }
+    return st == RZ_OK ? 0 : -1;
+}
+
+static int mode_createdeath(int victim)
+{
+    rz_comm_h comm = init_env(), comm2 = NULL;
+    const char *t = getenv("RZ_TIMEOUT_MS");
+    double timeout = t ? atof(t) : 60000;
+    int nranks;
+
+    rz_comm_size(comm, &nranks);
+    /* rz_comm_init_oob() makes two allgather calls: lengths, then cards */
+    oob_ctx_t ctx = {.comm = comm, .die_after = my_rank == victim ? 2 : 0};
+    rz_oob_t oob = {.allgather = oob_allgather, .coll_info = &ctx,
+                    .rank = my_rank, .nranks = nranks};
+    double t0 = now_ms();
+    rz_status_t st = rz_comm_init_oob(&comm2, &oob);
+    double took = now_ms() - t0;
+    printf("rank %d: creation without rank %d returned '%s' after %.0f ms\n",
+           my_rank, victim, rz_status_string(st), took);
+    CHECK(ctx.calls == 2, "both bootstrap allgathers ran (%d)", ctx.calls);
+    CHECK(st != RZ_OK, "creation must fail when a rank dies during it");
+    CHECK(comm2 == NULL, "no communicator is returned on failure");
+    CHECK(took <= timeout + 2000, "failed after %.0f ms > timeout %.0f + 2000",
+          took, timeout);
+    rz_comm_destroy(comm);
+    return finish("createdeath");
 }
 
 static int mode_mismatch(void)
@@ -340,13 +393,16 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "stall") == 0) {
         return mode_kill(atoi(argv[2]), atoi(argv[3]), 1);
     }
+    if (argc >= 3 && strcmp(argv[1], "createdeath") == 0) {
+        return mode_createdeath(atoi(argv[2]));
+    }
     if (argc >= 2 && strcmp(argv[1], "mismatch") == 0) {
         return mode_mismatch();
     }
     if (argc >= 2 && strcmp(argv[1], "badargs") == 0) {
         return mode_badargs();
     }
-    fprintf(stderr, "usage: %s kill VICTIM ITER | mismatch | badargs | "
-            "bootstrap\n", argv[0]);
+    fprintf(stderr, "usage: %s kill VICTIM ITER | stall VICTIM ITER | "
+            "createdeath VICTIM | mismatch | badargs | bootstrap\n", argv[0]);
     return 2;
 }
