@@ -162,8 +162,8 @@ typedef rz_status_t (*rz_comm_exchange_func_t)(void *arg, const void *card,
  * latency benchmark with a short warm-up measures that instead of the
  * steady state (docs/PERFORMANCE.md). Each rank sends one message of each
  * size to its right neighbour, waits at a barrier so that they arrive
- * unexpected, then receives its left neighbour's: three sequence numbers,
- * the same on every rank.
+ * unexpected, then receives its left neighbour's: two sequence numbers
+ * (the batch and the barrier), the same on every rank.
  */
 static rz_status_t rz_comm_warmup(struct rz_comm *comm)
 {
